@@ -1,0 +1,57 @@
+# «¿Cómo funciona ChatGPT?»: construir, probar y previsualizar el libro.
+#   make html   entorno .venv + sitio en _build/html (ejecutando cada celda, con caché)
+#   make test   todas las pruebas (paquete, sitio, navegador, estilo, ortografía)
+#   make serve  vista previa que se recarga al guardar un capítulo
+#   make bench  mediciones de velocidad (no son pruebas)
+#   make zip    el sitio entero en un .zip para leerlo sin conexión
+#   make clean  borra _build (no el entorno)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP_BOOK := $(VENV)/.instalado-libro
+STAMP_TEST := $(VENV)/.instalado-pruebas
+JB_FLAGS := -W -n --keep-going
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: html test serve bench zip clean lint venv
+
+# Instala solo cuando cambian los requisitos (fichero sello en .venv).
+$(STAMP_BOOK): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(STAMP_TEST): $(STAMP_BOOK) requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+venv: $(STAMP_BOOK)
+
+html: $(STAMP_BOOK)
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+test: $(STAMP_TEST) html
+	$(BIN)/python -m pytest
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check code tests benchmarks
+
+# Jupyter Book escribe conf.py (ignorado por git) y sphinx-autobuild recarga el navegador.
+serve: $(STAMP_BOOK)
+	$(BIN)/jupyter-book config sphinx . > /dev/null
+	$(BIN)/sphinx-autobuild . _build/html --host $(HOST) --port $(PORT) \
+		--watch code/libroia --ignore "*/_build/*" --ignore "*/.venv/*" --ignore "*/conf.py"
+
+bench: $(STAMP_TEST)
+	$(BIN)/python benchmarks/run_all.py
+
+zip: html
+	$(BIN)/python -c "import shutil; shutil.make_archive('_build/como-funciona-chatgpt', 'zip', '_build', 'html')"
+	@echo "Sitio comprimido en _build/como-funciona-chatgpt.zip"
+
+clean:
+	rm -rf _build

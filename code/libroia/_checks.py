@@ -1,0 +1,174 @@
+"""Comprobaciones de argumentos compartidas por todo el paquete.
+
+Cada función valida un argumento y, si no sirve, lanza ``ValueError`` o
+``TypeError`` con un mensaje en español que nombra el argumento, lo que se
+esperaba y lo que se recibió, al estilo de::
+
+    `top_p` debe estar en (0, 1], pero vale 1.5
+
+Las funciones devuelven el valor ya convertido (por ejemplo, un ``int`` de
+Python), para que quien llama pueda escribir ``k = check_int("k", k, min_value=1)``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "array_namespace",
+    "check_array",
+    "check_bool_array",
+    "check_finite",
+    "check_float",
+    "check_int",
+    "check_ndim",
+    "check_probability",
+    "check_same_kind",
+    "describe_shape",
+    "is_torch",
+]
+
+
+def is_torch(x: Any) -> bool:
+    """Indica si ``x`` es un tensor de PyTorch (sin importar torch si no hace falta)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def describe_shape(shape: Sequence[int]) -> str:
+    """Escribe una forma como en el texto: ``(2, 3, 4)``."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def array_namespace(*arrays: Any):
+    """Espacio de nombres del *array API* común a ``arrays`` (NumPy o PyTorch).
+
+    Lanza ``TypeError`` si se mezclan tipos (un arreglo de NumPy con un tensor)
+    o si alguno no es un arreglo.
+    """
+    from array_api_compat import array_namespace as _ns
+
+    try:
+        return _ns(*arrays)
+    except TypeError as err:
+        kinds = ", ".join(sorted({type(a).__name__ for a in arrays}))
+        raise TypeError(
+            "los argumentos deben ser todos arreglos de NumPy o todos tensores de PyTorch, "
+            f"pero se recibieron: {kinds}"
+        ) from err
+
+
+def check_array(name: str, x: Any) -> Any:
+    """Exige un arreglo de NumPy o un tensor de PyTorch con números reales.
+
+    Las listas y tuplas de Python se convierten a arreglos de NumPy.
+    """
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if not (isinstance(x, np.ndarray) or is_torch(x)):
+        raise TypeError(
+            f"`{name}` debe ser un arreglo de NumPy o un tensor de PyTorch, "
+            f"pero es de tipo {type(x).__name__}"
+        )
+    dtype = str(x.dtype)
+    if "complex" in dtype or dtype in ("object", "bool", "torch.bool") or dtype.startswith("<U"):
+        raise TypeError(f"`{name}` debe contener números reales, pero su tipo es {dtype}")
+    return x
+
+
+def check_bool_array(name: str, x: Any) -> Any:
+    """Exige un arreglo o tensor booleano (``True`` = permitido)."""
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if not (isinstance(x, np.ndarray) or is_torch(x)):
+        raise TypeError(
+            f"`{name}` debe ser un arreglo o tensor booleano, "
+            f"pero es de tipo {type(x).__name__}"
+        )
+    if str(x.dtype) not in ("bool", "torch.bool"):
+        raise TypeError(
+            f"`{name}` debe ser booleana (True = permitido), pero su tipo es {x.dtype}"
+        )
+    return x
+
+
+def check_ndim(name: str, x: Any, min_ndim: int, layout: str | None = None) -> None:
+    """Exige al menos ``min_ndim`` dimensiones; ``layout`` describe la forma esperada."""
+    if x.ndim < min_ndim:
+        expected = layout or f"al menos {min_ndim} dimensiones"
+        raise ValueError(
+            f"`{name}` debe tener forma {expected}, pero tiene forma {describe_shape(x.shape)}"
+        )
+
+
+def check_finite(name: str, x: Any) -> None:
+    """Exige que todos los valores sean finitos (ni ``inf`` ni ``nan``)."""
+    xp = array_namespace(x)
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"`{name}` contiene valores no finitos (inf o nan)")
+
+
+def check_same_kind(**arrays: Any) -> None:
+    """Exige que todos los arreglos sean del mismo tipo (todos NumPy o todos PyTorch)."""
+    kinds = {name: is_torch(a) for name, a in arrays.items() if a is not None}
+    if len(set(kinds.values())) > 1:
+        torch_names = [n for n, t in kinds.items() if t]
+        numpy_names = [n for n, t in kinds.items() if not t]
+        raise TypeError(
+            "no se pueden mezclar NumPy y PyTorch: "
+            f"{', '.join(f'`{n}`' for n in torch_names)} son tensores y "
+            f"{', '.join(f'`{n}`' for n in numpy_names)} son arreglos de NumPy"
+        )
+
+
+def check_int(
+    name: str, value: Any, *, min_value: int | None = None, max_value: int | None = None
+) -> int:
+    """Exige un entero (se aceptan ``int`` de Python y enteros de NumPy, no ``bool``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` debe ser un número entero, pero es {value!r}")
+    value = int(value)
+    if min_value is not None and value < min_value:
+        raise ValueError(f"`{name}` debe ser un entero ≥ {min_value}, pero vale {value}")
+    if max_value is not None and value > max_value:
+        raise ValueError(f"`{name}` debe ser un entero ≤ {max_value}, pero vale {value}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> float:
+    """Exige un número real finito, opcionalmente dentro de un intervalo.
+
+    Se aceptan enteros donde tiene sentido un real (``temperature=1`` vale).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` debe ser un número real, pero es {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` debe ser un número finito, pero vale {value}")
+    low_ok = min_value is None or (value >= min_value if min_inclusive else value > min_value)
+    high_ok = max_value is None or (value <= max_value if max_inclusive else value < max_value)
+    if not (low_ok and high_ok):
+        left = "(-∞" if min_value is None else ("[" if min_inclusive else "(") + f"{min_value:g}"
+        right = "∞)" if max_value is None else f"{max_value:g}" + ("]" if max_inclusive else ")")
+        raise ValueError(f"`{name}` debe estar en {left}, {right}, pero vale {value:g}")
+    return value
+
+
+def check_probability(name: str, value: Any) -> float:
+    """Exige una probabilidad en (0, 1], como ``top_p`` o ``min_p``."""
+    return check_float(name, value, min_value=0.0, max_value=1.0, min_inclusive=False)

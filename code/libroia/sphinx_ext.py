@@ -1,0 +1,111 @@
+"""Extensión de Sphinx del libro: un sitio en español que no pide nada fuera.
+
+Qué hace, y por qué:
+
+- Sirve MathJax y plotly.js desde el propio sitio (``book/_vendor/``). La carpeta
+  se añade a ``html_static_path`` aquí, no dentro de ``_static/``: Jupyter Book
+  convierte cada ``.js`` de ``_static/`` en una etiqueta ``<script>`` en *todas* las
+  páginas.
+- Convierte la salida de plotly (``application/vnd.plotly.v1+json``, que myst-nb
+  descartaría) en un ``<div>`` que dibuja ``Plotly.newPlot``, sin incrustar
+  plotly.js en cada figura. El texto alternativo de la figura
+  (``layout.meta.alt``, ver :func:`libroia.plots.new_figure`) pasa a ser su
+  ``aria-label``.
+- Carga plotly.js una sola vez, antes de las figuras, y solo en las páginas que
+  tienen alguna.
+- Traduce los textos que el tema deja en inglés.
+
+Se activa en ``_config.yml`` (``sphinx.extra_extensions``) y el renderizador se
+registra con el punto de entrada ``myst_nb.mime_renderers`` de ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+PLOTLY_JS = "plotly/plotly-cartesian.min.js"
+MATHJAX_JS = "mathjax/tex-chtml-full.js"
+BOOK_DIR = Path(__file__).resolve().parents[2] / "book"
+
+
+class PlotlyRenderer:
+    """Renderizador de myst-nb para las figuras de plotly (ver el docstring del módulo)."""
+
+    # En HTML, la figura interactiva gana a la imagen o al texto de respaldo.
+    mime_priority_overrides: ClassVar[list[tuple[str, str, int]]] = [
+        ("html", PLOTLY_MIME, 1),
+        ("dirhtml", PLOTLY_MIME, 1),
+        ("singlehtml", PLOTLY_MIME, 1),
+    ]
+
+    @staticmethod
+    def handle_mime(renderer: Any, data: Any, inline: bool) -> list[nodes.Element] | None:
+        if inline or data.mime_type != PLOTLY_MIME:
+            return None
+        return [nodes.raw(text=plotly_div(data.content), format="html")]
+
+
+def plotly_div(spec: dict[str, Any] | str) -> str:
+    """HTML de una figura de plotly que usa el plotly.js compartido del sitio."""
+    import plotly.io as pio
+
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+    fig = pio.from_json(json.dumps(spec), skip_invalid=True)
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    alt = str(meta.get("alt", "")).strip()
+    if not alt:
+        logger.warning(
+            "figura de plotly sin texto alternativo: créala con libroia.plots.new_figure(alt=...)",
+            type="libroia",
+            subtype="alt",
+        )
+        alt = str(fig.layout.title.text or "Figura interactiva")
+    div = pio.to_html(
+        fig,
+        full_html=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        config={"displaylogo": False, "responsive": True, "locale": "es"},
+        default_width="100%",
+    )
+    return (
+        f'<figure class="libroia-plotly" role="group" aria-label="{html.escape(alt)}">'
+        f'{div}<figcaption class="sr-only">{html.escape(alt)}</figcaption></figure>'
+    )
+
+
+def _on_config_inited(app: Sphinx, config: Any) -> None:
+    # El contenido de book/_vendor (mathjax/, plotly/) y de book/_static (CSS y JS
+    # del libro) se copia en _static/ del sitio.
+    static = list(config.html_static_path)
+    for folder in (BOOK_DIR / "_vendor", BOOK_DIR / "_static"):
+        if folder.is_dir() and str(folder) not in static:
+            static.append(str(folder))
+    config.html_static_path = static
+    config.mathjax_path = MATHJAX_JS
+
+
+def _on_page_context(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    body = context.get("body", "")
+    if "plotly-graph-div" in body:
+        # Sin defer: las llamadas Plotly.newPlot del cuerpo lo necesitan ya cargado.
+        app.add_js_file(PLOTLY_JS, priority=100)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("config-inited", _on_config_inited)
+    app.connect("html-page-context", _on_page_context)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "0.1"}

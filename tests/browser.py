@@ -1,0 +1,85 @@
+"""Chromium sin cabeza (el de Debian) sirviendo el sitio desde 127.0.0.1.
+
+Todo lo que intente salir de 127.0.0.1 se bloquea y queda anotado en
+``Visit.blocked``: las pruebas exigen que esa lista quede vacía.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # sin ruido en la salida de pytest
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Sirve ``folder`` en 127.0.0.1 con un puerto libre; devuelve la URL base."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Visit:
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def browser_context(**context_options) -> Iterator[tuple[object, Visit]]:
+    """Un contexto de Playwright con todas las peticiones externas bloqueadas y anotadas."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"falta Chromium en {CHROMIUM}: instala el paquete de Debian `chromium`")
+    from playwright.sync_api import sync_playwright
+
+    visit = Visit()
+    # Playwright ya arranca Chromium con un perfil temporal vacío.
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(**context_options)
+
+        def route(route, request):
+            host = urlparse(request.url).hostname
+            if request.url.startswith(("data:", "blob:", "about:")) or host == "127.0.0.1":
+                route.continue_()
+            else:
+                visit.blocked.append(request.url)
+                route.abort()
+
+        context.route("**/*", route)
+        try:
+            yield context, visit
+        finally:
+            context.close()
+            browser.close()

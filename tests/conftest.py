@@ -1,0 +1,46 @@
+"""Utilidades comunes de las pruebas: rutas del proyecto y el sitio construido."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+SITE = ROOT / "_build" / "html"
+
+
+def toc_documents() -> list[str]:
+    """Documentos del índice (`_toc.yml`), como rutas sin extensión: ``book/intro``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    docs = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                docs.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return docs
+
+
+def chapter_sources() -> list[Path]:
+    """Ficheros Markdown de los documentos del índice."""
+    return [ROOT / f"{doc}.md" for doc in toc_documents()]
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    """El sitio construido; si no existe, se construye (con la caché de ejecución)."""
+    if not (SITE / "index.html").exists():
+        jb = Path(sys.executable).parent / "jupyter-book"
+        subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going"], cwd=ROOT, check=True)
+    return SITE

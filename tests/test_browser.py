@@ -1,0 +1,85 @@
+"""El sitio en un navegador de verdad: sin peticiones fuera, con fórmulas, figuras y búsqueda."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import browser_context, serve
+from tests.conftest import ROOT, toc_documents
+
+pytestmark = pytest.mark.browser
+
+SHOTS = ROOT / "_build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def base_url(site):
+    with serve(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def visited(base_url):
+    """Visita cada página una vez y devuelve lo observado en cada una."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    results = {}
+    with browser_context(viewport={"width": 1280, "height": 900}) as (context, visit):
+        for doc in toc_documents():
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+            page.goto(f"{base_url}/{doc}.html", wait_until="networkidle")
+            html = page.content()
+            info = {"errors": errors, "has_math": "\\(" in html or "\\[" in html}
+            if info["has_math"] or page.locator("mjx-container").count():
+                page.wait_for_selector("mjx-container", timeout=20_000)
+            info["n_math"] = page.locator("mjx-container").count()
+            info["n_plotly_div"] = page.locator(".plotly-graph-div").count()
+            if info["n_plotly_div"]:
+                page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
+            info["n_plotly_drawn"] = page.locator(".js-plotly-plot .main-svg").count()
+            page.screenshot(path=str(SHOTS / f"{doc.replace('/', '_')}.png"), full_page=True)
+            results[doc] = info
+            page.close()
+        results["__blocked__"] = list(visit.blocked)
+    return results
+
+
+def test_ninguna_peticion_sale_de_127_0_0_1(visited):
+    assert visited["__blocked__"] == [], "peticiones externas: " + ", ".join(
+        visited["__blocked__"][:10]
+    )
+
+
+@pytest.mark.parametrize("doc", toc_documents())
+def test_sin_errores_de_javascript(visited, doc):
+    assert visited[doc]["errors"] == []
+
+
+@pytest.mark.parametrize("doc", toc_documents())
+def test_las_formulas_se_componen(visited, doc):
+    info = visited[doc]
+    if info["has_math"]:
+        assert info["n_math"] > 0, f"{doc}: MathJax no compuso ninguna fórmula"
+
+
+@pytest.mark.parametrize("doc", toc_documents())
+def test_las_figuras_de_plotly_se_dibujan(visited, doc):
+    info = visited[doc]
+    assert info["n_plotly_drawn"] >= info["n_plotly_div"]
+
+
+def test_el_libro_tiene_formulas_y_figuras(visited):
+    assert sum(v["n_math"] for k, v in visited.items() if k != "__blocked__") > 0
+    assert sum(v["n_plotly_drawn"] for k, v in visited.items() if k != "__blocked__") > 0
+
+
+@pytest.mark.parametrize("query", ["atención", "atencion"])
+def test_la_busqueda_encuentra_palabras_con_y_sin_tilde(base_url, query):
+    with browser_context() as (context, visit):
+        page = context.new_page()
+        page.goto(f"{base_url}/search.html?q={query}", wait_until="networkidle")
+        page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+        hits = page.locator("#search-results ul.search li").count()
+        assert hits >= 1
+        assert visit.blocked == []
