@@ -106,3 +106,18 @@ def test_las_figuras_tienen_texto_alternativo(site):
         for img in html.select("main img"):
             assert img.get("alt", "").strip(), f"{path.name}: imagen sin alt: {img.get('src')}"
     assert found >= 1
+
+
+def test_la_interfaz_no_queda_en_ingles(site):
+    from libroia.sphinx_ext import UI_ES
+
+    for path in all_pages(site):
+        text = path.read_text(encoding="utf-8")
+        left = [en for en in UI_ES if f'="{en}"' in text or f">{en}<" in text]
+        assert not left, f"{path.name}: textos sin traducir: {left}"
+
+
+def test_bibliografia_en_espanol(site):
+    text = (site / "book" / "bibliografia.html").read_text(encoding="utf-8")
+    assert "Kaiser y Illia Polosukhin" in text
+    assert ", and " not in text and "and others" not in text

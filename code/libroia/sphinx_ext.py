@@ -105,7 +105,82 @@ def _on_page_context(
         app.add_js_file(PLOTLY_JS, priority=100)
 
 
+# Textos de la interfaz que Sphinx, el tema o sus extensiones dejan en inglés (o
+# sin tilde) con `language: es`. Solo se sustituyen como valor completo de un
+# atributo o de un nodo de texto, nunca dentro de la prosa.
+UI_ES = {
+    "Link to this heading": "Enlace a este encabezado",
+    "Link to this equation": "Enlace a esta ecuación",
+    "Link to this definition": "Enlace a esta definición",
+    "Link to this table": "Enlace a esta tabla",
+    "Link to this image": "Enlace a esta imagen",
+    "Link to this code": "Enlace a este código",
+    "Launch interactive content": "Abrir el contenido interactivo",
+    "Launch on Binder": "Abrir en Binder",
+    "Binder logo": "Logotipo de Binder",
+    "Show source": "Ver el código fuente",
+    "Source repositories": "Repositorio del libro",
+    "Repository": "Repositorio",
+    "Suggest edit": "Editar esta página",
+    "Open issue": "Abrir un problema",
+    "Toggle hidden content": "Mostrar u ocultar el contenido",
+    "Toggle primary sidebar": "Mostrar u ocultar el índice del libro",
+    "Toggle secondary sidebar": "Mostrar u ocultar el índice de la página",
+    "Descarga esta pagina": "Descarga esta página",
+    "Main": "Principal",
+    "Page": "Página",
+    "Copy to clipboard": "Copiar",
+}
+
+
+def translate_ui(text: str) -> str:
+    """Traduce los textos de :data:`UI_ES` en atributos y nodos de texto de un HTML."""
+    for en, es in UI_ES.items():
+        text = text.replace(f'="{en}"', f'="{html.escape(es)}"')
+        text = text.replace(f">{en}<", f">{html.escape(es)}<")
+    return text
+
+
+def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        original = page.read_text(encoding="utf-8")
+        translated = translate_ui(original)
+        if translated != original:
+            page.write_text(translated, encoding="utf-8")
+
+
+def _register_bib_style() -> None:
+    """Estilo de bibliografía ``es``: el de ``plain`` con «y» y «et al.» en los autores."""
+    from pybtex.plugin import register_plugin
+    from pybtex.style.formatting.plain import Style as PlainStyle
+    from pybtex.style.template import FieldIsMissing, join, node, sentence
+
+    @node
+    def names_es(children, context, role):
+        try:
+            persons = context["entry"].persons[role]
+        except KeyError as err:
+            raise FieldIsMissing(role, context["entry"]) from err
+        style = context["style"]
+        others = bool(persons) and str(persons[-1]) == "others"
+        people = [style.format_name(p, style.abbreviate_names) for p in persons]
+        if others:
+            return join(sep=", ")[people[:-1]].format_data(context) + " et al."
+        return join(sep=", ", sep2=" y ", last_sep=" y ")[people].format_data(context)
+
+    class SpanishStyle(PlainStyle):
+        def format_names(self, role, as_sentence=True):
+            formatted = names_es(role)
+            return sentence[formatted] if as_sentence else formatted
+
+    register_plugin("pybtex.style.formatting", "es", SpanishStyle, force=True)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    _register_bib_style()
     app.connect("config-inited", _on_config_inited)
     app.connect("html-page-context", _on_page_context)
+    app.connect("build-finished", _on_build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "0.1"}
