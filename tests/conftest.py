@@ -12,6 +12,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 SITE = ROOT / "_build" / "html"
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+BUILD_FLAGS = ["-W", "-n", "--keep-going"]
 
 
 def toc_documents() -> list[str]:
@@ -41,6 +43,5 @@ def chapter_sources() -> list[Path]:
 def site() -> Path:
     """El sitio construido; si no existe, se construye (con la caché de ejecución)."""
     if not (SITE / "index.html").exists():
-        jb = Path(sys.executable).parent / "jupyter-book"
-        subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going"], cwd=ROOT, check=True)
+        subprocess.run([str(JUPYTER_BOOK), "build", ".", *BUILD_FLAGS], cwd=ROOT, check=True)
     return SITE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from tests.browser import browser_context, serve
 from tests.conftest import ROOT, toc_documents
@@ -39,10 +40,59 @@ def visited(base_url):
                 page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
             info["n_plotly_drawn"] = page.locator(".js-plotly-plot .main-svg").count()
             page.screenshot(path=str(SHOTS / f"{doc.replace('/', '_')}.png"), full_page=True)
+            info["axe"] = serious_violations(page)
             results[doc] = info
             page.close()
         results["__blocked__"] = list(visit.blocked)
     return results
+
+
+def serious_violations(page) -> list[str]:
+    """Infracciones graves o críticas de axe-core (inyectado desde el paquete de Python)."""
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.fixture(scope="module")
+def visited_mobile_dark(base_url):
+    """Cada página a 375 px de ancho y en modo oscuro."""
+    results = {}
+    options = {"viewport": {"width": 375, "height": 812}, "color_scheme": "dark"}
+    with browser_context(**options) as (context, visit):
+        for doc in toc_documents():
+            page = context.new_page()
+            page.goto(f"{base_url}/{doc}.html", wait_until="networkidle")
+            name = doc.replace("/", "_")
+            page.screenshot(path=str(SHOTS / f"{name}-375-oscuro.png"), full_page=False)
+            results[doc] = {
+                "theme": page.evaluate("document.documentElement.dataset.theme"),
+                "overflow": page.evaluate(
+                    "document.scrollingElement.scrollWidth - window.innerWidth"
+                ),
+                "axe": serious_violations(page),
+            }
+            page.close()
+        results["__blocked__"] = list(visit.blocked)
+    return results
+
+
+@pytest.mark.parametrize("doc", toc_documents())
+def test_sin_infracciones_graves_de_accesibilidad(visited, visited_mobile_dark, doc):
+    assert visited[doc]["axe"] == []
+    assert visited_mobile_dark[doc]["axe"] == []
+
+
+@pytest.mark.parametrize("doc", toc_documents())
+def test_usable_a_375_px_y_en_modo_oscuro(visited_mobile_dark, doc):
+    info = visited_mobile_dark[doc]
+    assert info["theme"] == "dark"
+    assert info["overflow"] <= 1, f"{doc}: la página se sale {info['overflow']} px de ancho"
+    assert (SHOTS / f"{doc.replace('/', '_')}-375-oscuro.png").exists()
+    assert visited_mobile_dark["__blocked__"] == []
 
 
 def test_ninguna_peticion_sale_de_127_0_0_1(visited):

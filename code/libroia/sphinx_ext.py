@@ -13,7 +13,10 @@ Qué hace, y por qué:
   ``aria-label``.
 - Carga plotly.js una sola vez, antes de las figuras, y solo en las páginas que
   tienen alguna.
-- Traduce los textos que el tema deja en inglés.
+- Traduce los textos que el tema deja en inglés, y da a la bibliografía un
+  estilo en español.
+- Registra la directiva ``quiz`` (:mod:`libroia.sphinx_quiz`) y las definiciones
+  emergentes del glosario (:mod:`libroia.sphinx_glossary`).
 
 Se activa en ``_config.yml`` (``sphinx.extra_extensions``) y el renderizador se
 registra con el punto de entrada ``myst_nb.mime_renderers`` de ``pyproject.toml``.
@@ -105,6 +108,28 @@ def _on_page_context(
         app.add_js_file(PLOTLY_JS, priority=100)
 
 
+def _on_doctree_read_notebook(app: Sphinx, doctree: Any) -> None:
+    """Deja en ``jupyter_execute/`` el cuaderno *con* resultados.
+
+    Con ``execute_notebooks: cache``, myst-nb 1.4 escribe ahí el cuaderno sin
+    las salidas que tomó de la caché, y el botón de descarga ofrece ese
+    fichero. Aquí se vuelven a fundir las salidas guardadas en jupyter-cache.
+    """
+    config = app.env.mystnb_config
+    path = Path(config.output_folder, *f"{app.env.docname}.ipynb".split("/"))
+    if config.execution_mode != "cache" or not path.exists():
+        return
+    import nbformat
+    from jupyter_cache import get_cache
+
+    notebook = nbformat.read(path, as_version=4)
+    try:
+        _, merged = get_cache(config.execution_cache_path).merge_match_into_notebook(notebook)
+    except KeyError:  # cuaderno sin entrada en la caché (p. ej., sin celdas de código)
+        return
+    nbformat.write(merged, path)
+
+
 # Textos de la interfaz que Sphinx, el tema o sus extensiones dejan en inglés (o
 # sin tilde) con `language: es`. Solo se sustituyen como valor completo de un
 # atributo o de un nodo de texto, nunca dentro de la prosa.
@@ -141,14 +166,29 @@ def translate_ui(text: str) -> str:
     return text
 
 
+# Marcado que axe-core marca como error grave y que viene de las extensiones.
+A11Y_FIXES = {
+    # docutils pone role="list" a la bibliografía, pero sus hijos no son listitem.
+    '<div role="list" class="citation-list">': '<div class="citation-list">',
+}
+
+
+def postprocess_html(text: str) -> str:
+    """Traducciones de :data:`UI_ES` y arreglos de accesibilidad de :data:`A11Y_FIXES`."""
+    text = translate_ui(text)
+    for bad, good in A11Y_FIXES.items():
+        text = text.replace(bad, good)
+    return text
+
+
 def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
         original = page.read_text(encoding="utf-8")
-        translated = translate_ui(original)
-        if translated != original:
-            page.write_text(translated, encoding="utf-8")
+        fixed = postprocess_html(original)
+        if fixed != original:
+            page.write_text(fixed, encoding="utf-8")
 
 
 def _register_bib_style() -> None:
@@ -179,8 +219,14 @@ def _register_bib_style() -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    from libroia import sphinx_glossary, sphinx_quiz
+
     _register_bib_style()
+    sphinx_quiz.setup(app)
+    sphinx_glossary.setup(app)
+    app.add_css_file("libro.css")
     app.connect("config-inited", _on_config_inited)
     app.connect("html-page-context", _on_page_context)
+    app.connect("doctree-read", _on_doctree_read_notebook)
     app.connect("build-finished", _on_build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "0.1"}
