@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import zipfile
 
 import pytest
 import yaml
@@ -57,7 +58,7 @@ def test_el_glosario_da_termino_en_espanol_ingles_y_definicion(site):
     items = html.select("dl.glossary > dt")
     assert len(items) == len(terms)
     for dd in html.select("dl.glossary > dd"):
-        assert dd.find("em"), f"definición sin el término en inglés en cursiva: {dd.get_text()[:80]}"
+        assert dd.find("em"), f"definición sin el inglés en cursiva: {dd.get_text()[:80]}"
 
 
 @pytest.mark.parametrize("doc", PROSE_DOCS)
@@ -155,8 +156,7 @@ def test_tabla_de_tiempos_de_ejecucion(site):
 def test_make_zip_empaqueta_el_sitio(site):
     subprocess.run(["make", "-s", "zip"], cwd=ROOT, check=True, capture_output=True)
     archive = ROOT / "_build" / "como-funciona-chatgpt.zip"
-    import zipfile
-
     with zipfile.ZipFile(archive) as z:
         names = set(z.namelist())
-    assert "html/book/intro.html" in names and "html/_static/plotly/plotly-cartesian.min.js" in names
+    assert "html/book/intro.html" in names
+    assert "html/_static/plotly/plotly-cartesian.min.js" in names
