@@ -46,7 +46,7 @@ serve: $(STAMP_BOOK)
 	$(BIN)/sphinx-autobuild . _build/html --host $(HOST) --port $(PORT) \
 		--watch code/libroia --ignore "*/_build/*" --ignore "*/.venv/*" --ignore "*/conf.py"
 
-bench: $(STAMP_TEST)
+bench: $(STAMP_TEST) html
 	$(BIN)/python benchmarks/run_all.py
 
 zip: html

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -173,12 +174,18 @@ A11Y_FIXES = {
 }
 
 
+# El tema carga fontawesome.js (543 kB con gzip: todos los iconos como SVG en
+# JavaScript) además de las fuentes de iconos que ya usa su CSS. Los iconos se
+# ven igual solo con el CSS, así que el script sobra.
+FONTAWESOME_JS = re.compile(r'\s*<script defer src="[^"]*scripts/fontawesome\.js[^"]*"></script>')
+
+
 def postprocess_html(text: str) -> str:
-    """Traducciones de :data:`UI_ES` y arreglos de accesibilidad de :data:`A11Y_FIXES`."""
+    """Traducciones (:data:`UI_ES`), accesibilidad (:data:`A11Y_FIXES`) y peso de la página."""
     text = translate_ui(text)
     for bad, good in A11Y_FIXES.items():
         text = text.replace(bad, good)
-    return text
+    return FONTAWESOME_JS.sub("", text)
 
 
 def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
