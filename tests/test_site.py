@@ -121,3 +121,12 @@ def test_bibliografia_en_espanol(site):
     text = (site / "book" / "bibliografia.html").read_text(encoding="utf-8")
     assert "Kaiser y Illia Polosukhin" in text
     assert ", and " not in text and "and others" not in text
+
+
+def test_iconos_sin_fontawesome_js_y_fuentes_recortadas(site):
+    for path in all_pages(site):
+        assert "fontawesome.js" not in path.read_text(encoding="utf-8"), path.name
+    fonts = sorted((site / "_static" / "vendor" / "fontawesome" / "webfonts").glob("*.woff2"))
+    assert fonts
+    for font in fonts:
+        assert font.stat().st_size < 20_000, f"{font.name} no se recortó"

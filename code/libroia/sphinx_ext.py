@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
+
+from libroia import sphinx_assets
 
 logger = logging.getLogger(__name__)
 
@@ -174,18 +175,12 @@ A11Y_FIXES = {
 }
 
 
-# El tema carga fontawesome.js (543 kB con gzip: todos los iconos como SVG en
-# JavaScript) además de las fuentes de iconos que ya usa su CSS. Los iconos se
-# ven igual solo con el CSS, así que el script sobra.
-FONTAWESOME_JS = re.compile(r'\s*<script defer src="[^"]*scripts/fontawesome\.js[^"]*"></script>')
-
-
 def postprocess_html(text: str) -> str:
     """Traducciones (:data:`UI_ES`), accesibilidad (:data:`A11Y_FIXES`) y peso de la página."""
     text = translate_ui(text)
     for bad, good in A11Y_FIXES.items():
         text = text.replace(bad, good)
-    return FONTAWESOME_JS.sub("", text)
+    return sphinx_assets.drop_fontawesome_js(text)
 
 
 def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
@@ -196,6 +191,9 @@ def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
         fixed = postprocess_html(original)
         if fixed != original:
             page.write_text(fixed, encoding="utf-8")
+    for name, (before, after) in sphinx_assets.subset_icon_fonts(Path(app.outdir)).items():
+        if before != after:
+            logger.info(f"[libroia] {name}: {before} → {after} bytes")
 
 
 def _register_bib_style() -> None:
