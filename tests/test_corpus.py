@@ -264,3 +264,13 @@ def test_quality_problems() -> None:
         quality_problems(GOOD, min_words=0)
     with pytest.raises(TypeError, match="text"):
         quality_signals(3)
+
+
+def test_vallas_de_dos_puntos_y_etiquetas_de_soluciones():
+    text = (
+        ":::{quiz} ¿Qué hace `f`?\n+ Bien\n  > Sí.\n- Mal\n  > No.\n:::\n\n"
+        "```{solution} ej-cap-1\n:class: dropdown\n\nLa respuesta.\n```\n"
+    )
+    clean = clean_markdown(text)
+    assert "¿Qué hace" in clean and "Bien" in clean and "La respuesta." in clean
+    assert "quiz" not in clean and "ej-cap-1" not in clean and "dropdown" not in clean

@@ -42,7 +42,7 @@ __all__ = [
 
 # Capítulos: intro.md, notacion.md y los archivos «NN_nombre.md».
 _CHAPTER_RE = re.compile(r"^(\d\d_.+|intro|notacion)\.md$")
-_FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})\s*(.*)$")
+_FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,}|:{3,})\s*(.*)$")
 # Directivas cuyo contenido es prosa: se conserva el texto, sin la línea de apertura.
 _PROSE_DIRECTIVES = {
     "admonition", "attention", "caution", "danger", "dropdown", "epigraph", "error",
@@ -122,7 +122,8 @@ def _strip_blocks(lines: list[str]) -> list[str]:
             stack.append((fence.group(1), keep))
             at_directive_start = keep
             out.append("")
-            if keep and name.group(2):  # título o pregunta: «{quiz} ¿Por qué…?»
+            # Título o pregunta: «{quiz} ¿Por qué…?» (en {solution}, el argumento es una etiqueta).
+            if keep and name.group(2) and name.group(1) != "solution":
                 out.extend([name.group(2), ""])
             continue
         # Opciones de la directiva: «:label: x» o un bloque YAML entre «---».

@@ -183,9 +183,29 @@ def postprocess_html(text: str) -> str:
     return sphinx_assets.drop_fontawesome_js(text)
 
 
+def write_sitemap(app: Sphinx) -> Path:
+    """Escribe ``sitemap.xml`` con todas las páginas del libro.
+
+    Se hace aquí y no con sphinx-sitemap porque esa extensión solo lista las
+    páginas escritas en la construcción en curso: tras una reconstrucción
+    incremental el mapa perdía las que no habían cambiado.
+    """
+    base = app.config.html_baseurl.rstrip("/") + "/"
+    urls = [base + app.builder.get_target_uri(doc) for doc in sorted(app.env.found_docs)]
+    lines = ['<?xml version="1.0" encoding="utf-8"?>']
+    lines.append('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">')
+    lines += [f"  <url><loc>{html.escape(url)}</loc></url>" for url in urls]
+    lines.append("</urlset>")
+    path = Path(app.outdir) / "sitemap.xml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
+    if app.config.html_baseurl:
+        write_sitemap(app)
     for page in Path(app.outdir).rglob("*.html"):
         original = page.read_text(encoding="utf-8")
         fixed = postprocess_html(original)

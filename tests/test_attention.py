@@ -1,0 +1,462 @@
+"""Pruebas de libroia.attention y libroia.bahdanau contra PyTorch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from libroia.attention import (
+    AttentionCache,
+    MultiHeadAttention,
+    causal_mask,
+    masked_softmax,
+    merge_heads,
+    padding_mask,
+    scaled_dot_product_attention,
+    split_heads,
+)
+from libroia.bahdanau import AdditiveAttention, additive_attention
+from libroia.plots.attention import (
+    attention_heatmap,
+    cost_figure,
+    letter_features,
+    saturation_figure,
+)
+
+TOL = {"rtol": 1e-5, "atol": 1e-5}
+
+
+def _qkv(shape_q, shape_k, d_v, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal(shape_q).astype(dtype)
+    k = rng.standard_normal(shape_k).astype(dtype)
+    v = rng.standard_normal((*shape_k[:-1], d_v)).astype(dtype)
+    return q, k, v
+
+
+def _reference(q, k, v, mask=None, causal=False):
+    """Salida de PyTorch y pesos calculados aparte con torch.softmax (True = puede mirar)."""
+    q, k, v = (torch.as_tensor(a) for a in (q, k, v))
+    if mask is not None:
+        mask = torch.as_tensor(mask)
+    if causal:
+        tril = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+        mask = tril if mask is None else mask & tril
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf)
+    weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)
+    return out, weights
+
+
+# --------------------------------------------------------------------------- contra PyTorch
+
+CASES = [
+    # (forma de q, forma de k, d_v, forma de la máscara o None, causal)
+    ((2, 5, 8), (2, 5, 8), 8, None, False),
+    ((2, 5, 8), (2, 5, 8), 3, None, True),
+    ((2, 4, 6), (2, 7, 6), 5, None, True),  # T_q ≠ T_k: tril alineada arriba a la izquierda
+    ((2, 3, 5, 8), (2, 3, 5, 8), 8, (2, 1, 1, 5), False),  # relleno con cabezas
+    ((2, 5, 8), (2, 5, 8), 8, (2, 1, 5), True),  # relleno y causal a la vez
+    ((3, 4, 8), (3, 6, 8), 2, (4, 6), False),  # máscara (T_q, T_k) para todo el lote
+    ((4, 8), (6, 8), 8, None, False),  # sin dimensiones de lote
+]
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@pytest.mark.parametrize(("sq", "sk", "d_v", "mask_shape", "causal"), CASES)
+def test_matches_torch(kind, sq, sk, d_v, mask_shape, causal):
+    q, k, v = _qkv(sq, sk, d_v)
+    mask = None
+    if mask_shape is not None:
+        mask = np.random.default_rng(1).random(mask_shape) < 0.7
+        mask[..., 0] = True  # al menos una clave por fila (las filas vacías, aparte)
+    ref_out, ref_w = _reference(q, k, v, mask, causal)
+    if kind == "torch":
+        args = [torch.from_numpy(a) for a in (q, k, v)]
+        m = None if mask is None else torch.from_numpy(mask)
+        out, w = scaled_dot_product_attention(*args, m, causal=causal)
+        assert isinstance(out, torch.Tensor) and isinstance(w, torch.Tensor)
+    else:
+        out, w = scaled_dot_product_attention(q, k, v, mask, causal=causal)
+        assert isinstance(out, np.ndarray) and isinstance(w, np.ndarray)
+        assert out.dtype == np.float32 and w.dtype == np.float32
+        out, w = torch.from_numpy(out), torch.from_numpy(w)
+    torch.testing.assert_close(out, ref_out, **TOL)
+    torch.testing.assert_close(w, ref_w, **TOL)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_llama_width_split_into_heads(kind):
+    """Un lote N×T×4096 partido en 32 cabezas de 128, como en un modelo tipo Llama."""
+    rng = np.random.default_rng(2)
+    x = [rng.standard_normal((2, 3, 4096)).astype(np.float32) for _ in range(3)]
+    if kind == "torch":
+        x = [torch.from_numpy(a) for a in x]
+    q, k, v = (split_heads(a, 32) for a in x)  # (2, 32, 3, 128)
+    assert tuple(q.shape) == (2, 32, 3, 128)
+    out, w = scaled_dot_product_attention(q, k, v, causal=True)
+    ref_out, ref_w = _reference(*(np.asarray(a) for a in (q, k, v)), causal=True)
+    torch.testing.assert_close(torch.as_tensor(np.asarray(out)), ref_out, **TOL)
+    torch.testing.assert_close(torch.as_tensor(np.asarray(w)), ref_w, **TOL)
+    assert tuple(merge_heads(out).shape) == (2, 3, 4096)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_fully_masked_row_gives_zeros(kind):
+    q, k, v = _qkv((2, 3, 4), (2, 5, 4), 2)
+    mask = np.ones((2, 3, 5), dtype=bool)
+    mask[1, 2] = False  # la consulta 2 del ejemplo 1 no puede mirar nada
+    if kind == "torch":
+        q, k, v, mask = (torch.from_numpy(a) for a in (q, k, v, mask))
+    out, w = scaled_dot_product_attention(q, k, v, mask)
+    out, w = np.asarray(out), np.asarray(w)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(w))
+    np.testing.assert_array_equal(out[1, 2], 0.0)
+    np.testing.assert_array_equal(w[1, 2], 0.0)
+    np.testing.assert_allclose(w[0].sum(-1), 1.0, rtol=1e-6)
+    ref_out, _ = _reference(q, k, v, mask)  # PyTorch también devuelve ceros
+    torch.testing.assert_close(torch.as_tensor(out), ref_out, **TOL)
+
+
+def test_scale_argument():
+    q, k, v = _qkv((2, 4, 8), (2, 4, 8), 3)
+    out, _ = scaled_dot_product_attention(q, k, v, scale=1.0)
+    ref = F.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v)), scale=1.0)
+    torch.testing.assert_close(torch.from_numpy(out), ref, **TOL)
+
+
+def test_masked_softmax_matches_torch_and_handles_empty_rows():
+    x = np.random.default_rng(3).standard_normal((3, 4)) * 30
+    x[1, :] = -np.inf
+    x[2, 1] = -np.inf
+    p = masked_softmax(x)
+    np.testing.assert_allclose(p[[0, 2]], torch.softmax(torch.from_numpy(x[[0, 2]]), -1))
+    np.testing.assert_array_equal(p[1], 0.0)
+    assert p[2, 1] == 0.0
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_masked_softmax_overwrite_reuses_memory(kind):
+    x = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
+    x[0] = -np.inf
+    if kind == "torch":
+        x = torch.from_numpy(x)
+    expected = np.asarray(masked_softmax(x))
+    got = masked_softmax(x, overwrite=True)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(x)[1:].max(-1), 0.0)  # x - max, en el sitio
+
+
+def test_gradcheck_float64():
+    q, k, v = (torch.from_numpy(a).requires_grad_() for a in _qkv(
+        (2, 3, 4), (2, 5, 4), 3, dtype=np.float64))
+    mask = torch.ones(2, 1, 5, dtype=torch.bool)
+    mask[0, :, 3:] = False
+
+    def f(q, k, v):
+        return scaled_dot_product_attention(q, k, v, mask, causal=True)
+
+    assert torch.autograd.gradcheck(f, (q, k, v))
+    # Con una fila sin claves el gradiente sigue siendo finito (y nulo en esa fila).
+    empty = torch.ones(3, 5, dtype=torch.bool)
+    empty[1] = False
+    out, _ = scaled_dot_product_attention(q, k, v, empty)
+    out.sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+    torch.testing.assert_close(q.grad[:, 1], torch.zeros(2, 4, dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------- máscaras
+
+
+def test_causal_mask():
+    np.testing.assert_array_equal(causal_mask(4), np.tril(np.ones((4, 4), dtype=bool)))
+    np.testing.assert_array_equal(causal_mask(2, 4), np.tril(np.ones((2, 4), dtype=bool)))
+    # Con caché: 3 posiciones pasadas y 2 consultas nuevas en las posiciones 3 y 4.
+    np.testing.assert_array_equal(
+        causal_mask(2, 5, offset=3), np.tril(np.ones((2, 5), dtype=bool), k=3)
+    )
+    m = causal_mask(3, like=torch.zeros(1))
+    assert isinstance(m, torch.Tensor) and m.dtype == torch.bool
+    assert torch.equal(m, torch.ones(3, 3, dtype=torch.bool).tril())
+
+
+def test_padding_mask():
+    m = padding_mask([2, 0, 3], 3)
+    assert m.shape == (3, 1, 3)
+    np.testing.assert_array_equal(m[:, 0], [[1, 1, 0], [0, 0, 0], [1, 1, 1]])
+    t = padding_mask(torch.tensor([1, 2]), 2)
+    assert torch.equal(t, torch.tensor([[[True, False]], [[True, True]]]))
+
+
+# --------------------------------------------------------------------------- cabezas y módulos
+
+
+def test_split_merge_heads():
+    x = torch.randn(2, 5, 12)
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 5, 4)
+    assert torch.equal(heads, x.view(2, 5, 3, 4).transpose(1, 2))
+    assert torch.equal(merge_heads(heads), x)
+    assert isinstance(split_heads(x.numpy(), 3), np.ndarray)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_multihead_matches_torch(bias):
+    torch.manual_seed(0)
+    N, T, d, h = 3, 6, 16, 4
+    ref = torch.nn.MultiheadAttention(d, h, bias=bias, batch_first=True)
+    mha = MultiHeadAttention.from_torch(ref)
+    x = torch.randn(N, T, d)
+    lengths = torch.tensor([6, 4, 1])
+    keep = padding_mask(lengths, T)  # (N, 1, T), True = token real
+    out, w = mha(x, mask=keep, causal=True)
+    ref_out, ref_w = ref(
+        x, x, x, key_padding_mask=~keep[:, 0],  # PyTorch aquí: True = ignorar
+        attn_mask=~causal_mask(T, like=x), average_attn_weights=False,
+    )
+    assert out.shape == (N, T, d) and w.shape == (N, h, T, T)
+    torch.testing.assert_close(out, ref_out, **TOL)
+    torch.testing.assert_close(w, ref_w, **TOL)
+    fast, none = mha(x, mask=keep, causal=True, need_weights=False)
+    assert none is None
+    torch.testing.assert_close(fast, ref_out, **TOL)
+    fast, _ = mha(x, causal=True, need_weights=False)
+    torch.testing.assert_close(fast, mha(x, causal=True)[0], **TOL)
+
+
+def test_multihead_cache_matches_full_pass():
+    torch.manual_seed(1)
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(2, 5, 8)
+    full, _ = mha(x, causal=True)
+    cache = AttentionCache()
+    first, _ = mha(x[:, :3], causal=True, kv_cache=cache)  # tres tokens de una vez
+    steps = [mha(x[:, t : t + 1], causal=True, kv_cache=cache)[0] for t in (3, 4)]
+    assert cache.length == 5
+    torch.testing.assert_close(torch.cat([first, *steps], dim=1), full, **TOL)
+    fast_cache = AttentionCache()  # lo mismo con el núcleo fusionado de PyTorch
+    fast = [mha(x[:, :2], causal=True, kv_cache=fast_cache, need_weights=False)[0]]
+    fast += [mha(x[:, t : t + 1], causal=True, kv_cache=fast_cache, need_weights=False)[0]
+             for t in (2, 3, 4)]
+    torch.testing.assert_close(torch.cat(fast, dim=1), full, **TOL)
+
+
+def test_additive_attention_matches_manual_torch():
+    torch.manual_seed(2)
+    att = AdditiveAttention(d_q=3, d_k=4, d_attn=5)
+    q, k, v = torch.randn(2, 3, 3), torch.randn(2, 6, 4), torch.randn(2, 6, 2)
+    mask = padding_mask(torch.tensor([6, 4]), 6)
+    out, w = att(q, k, v, mask)
+    e = torch.tanh((q @ att.w_q)[:, :, None] + (k @ att.w_k)[:, None]) @ att.w_score
+    ref_w = torch.softmax(e.masked_fill(~mask, -math.inf), dim=-1)
+    torch.testing.assert_close(w, ref_w, **TOL)
+    torch.testing.assert_close(out, ref_w @ v, **TOL)
+    # Misma función con NumPy; y v = k por omisión.
+    params = [p.detach().numpy() for p in (att.w_q, att.w_k, att.w_score)]
+    out_np, _ = additive_attention(q.numpy(), k.numpy(), v.numpy(), *params, mask.numpy())
+    np.testing.assert_allclose(out_np, out.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert att(q, k)[0].shape == (2, 3, 4)
+
+
+def test_additive_attention_gradcheck():
+    rng = np.random.default_rng(4)
+    args = [torch.from_numpy(rng.standard_normal(s)).requires_grad_()
+            for s in [(2, 3), (4, 3), (4, 2), (3, 5), (3, 5), (5,)]]
+    assert torch.autograd.gradcheck(lambda *a: additive_attention(*a), args)
+
+
+# --------------------------------------------------------------------------- propiedades
+
+shapes = st.tuples(
+    st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), st.integers(1, 5), st.integers(0, 99)
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes, st.booleans())
+def test_rows_sum_to_one(shape, causal):
+    N, T_q, T_k, d, seed = shape
+    q, k, v = _qkv((N, T_q, d), (N, T_k, d), 2, seed, np.float64)
+    _, w = scaled_dot_product_attention(q, k, v, causal=causal)
+    np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-12)
+    assert np.all(w >= 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes, st.data())
+def test_permuting_keys_and_values_together(shape, data):
+    N, T_q, T_k, d, seed = shape
+    q, k, v = _qkv((N, T_q, d), (N, T_k, d), 3, seed, np.float64)
+    perm = np.array(data.draw(st.permutations(range(T_k))))
+    out, w = scaled_dot_product_attention(q, k, v)
+    out_p, w_p = scaled_dot_product_attention(q, k[:, perm], v[:, perm])
+    np.testing.assert_allclose(out_p, out, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w_p, w[..., perm], rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes, st.integers(0, 5))
+def test_causal_ignores_the_future(shape, cut):
+    N, T, _, d, seed = shape
+    cut = min(cut, T - 1)
+    q, k, v = _qkv((N, T, d), (N, T, d), 2, seed, np.float64)
+    q2, k2, v2 = q.copy(), k.copy(), v.copy()
+    for a in (q2, k2, v2):  # cambiar todo lo que viene después de `cut`
+        a[:, cut + 1 :] = np.random.default_rng(seed + 1).standard_normal(a[:, cut + 1 :].shape)
+    out, _ = scaled_dot_product_attention(q, k, v, causal=True)
+    out2, _ = scaled_dot_product_attention(q2, k2, v2, causal=True)
+    np.testing.assert_array_equal(out2[:, : cut + 1], out[:, : cut + 1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(shapes, st.booleans(), st.booleans())
+def test_inputs_are_not_modified(shape, as_torch, causal):
+    N, T_q, T_k, d, seed = shape
+    arrays = list(_qkv((N, T_q, d), (N, T_k, d), 2, seed))
+    arrays.append(np.random.default_rng(seed).random((N, 1, T_k)) < 0.5)
+    if as_torch:
+        arrays = [torch.from_numpy(a) for a in arrays]
+    copies = [a.copy() if isinstance(a, np.ndarray) else a.clone() for a in arrays]
+    scaled_dot_product_attention(*arrays, causal=causal)
+    for a, c in zip(arrays, copies, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
+
+
+# --------------------------------------------------------------------------- errores
+
+GOOD = _qkv((2, 3, 4), (2, 5, 4), 6)
+
+
+def _with(**changes):
+    args = dict(zip("qkv", GOOD, strict=True))
+    args.update(changes)
+    return args
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (_with(k=np.zeros((2, 5, 3), np.float32)), ValueError, r"`q` y `k`.*d_k"),
+        (_with(v=np.zeros((2, 4, 6), np.float32)), ValueError, r"`k` y `v`.*T_k"),
+        (_with(k=np.zeros((2, 0, 4), np.float32), v=np.zeros((2, 0, 6), np.float32)),
+         ValueError, "`k`.*al menos una clave"),
+        (_with(q=np.zeros(4, np.float32)), ValueError, r"`q`.*\(\.\.\., T_q, d_k\)"),
+        (_with(k=np.zeros((3, 5, 4), np.float32), v=np.zeros((3, 5, 6), np.float32)),
+         ValueError, r"lote.*`q` y `k` no.*\(3, 5, 4\)"),
+        (_with(v=np.zeros((3, 5, 6), np.float32)), ValueError,
+         r"lote.*`v` tiene forma \(3, 5, 6\)"),
+        (_with(mask=np.ones((2, 3, 4), bool)), ValueError, r"`mask`.*\(2, 3, 5\)"),
+        (_with(mask=np.ones((3, 1, 5), bool)), ValueError, r"`mask`.*difundirse"),
+        (_with(mask=np.ones((2, 3, 5), np.float32)), TypeError, "`mask`.*booleana"),
+        (_with(mask=torch.ones(2, 3, 5, dtype=torch.bool)), TypeError, "`mask`"),
+        (_with(q=np.full((2, 3, 4), np.nan, np.float32)), ValueError, r"`q`.*no finitos"),
+        (_with(v=np.full((2, 5, 6), np.inf, np.float32)), ValueError, r"`v`.*no finitos"),
+        (_with(q=np.full((2, 3, 4), 3e38, np.float32)), ValueError, r"`q`.*tan grandes"),
+        (_with(q=np.zeros((2, 3, 4), np.int64)), TypeError, "`q`.*coma flotante"),
+        (_with(k=np.zeros((2, 5, 4), np.float64)), TypeError, "mismo tipo"),
+        (_with(k=torch.zeros(2, 5, 4)), TypeError, "mezclar"),
+        (_with(q="hola"), TypeError, "`q`"),
+        (_with(scale=math.inf), ValueError, "`scale`"),
+    ],
+)
+def test_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        scaled_dot_product_attention(**args)
+
+
+def test_overflowing_scores_raise():
+    q = torch.full((2, 3, 4), 2e19)  # finitos, pero q·k = 4 · 4e38 / 2 > 3.4e38
+    with pytest.raises(ValueError, match=r"desbordan.*`q` o `k`"):
+        scaled_dot_product_attention(q, q, q)
+
+
+def test_bad_mask_helpers():
+    with pytest.raises(ValueError, match=r"`lengths`.*entre 0 y T"):
+        padding_mask([1, 4], 3)
+    with pytest.raises(ValueError, match=r"`lengths`.*entre 0 y T"):
+        padding_mask([-1, 2], 3)
+    with pytest.raises(ValueError, match=r"`lengths`.*vector de enteros"):
+        padding_mask(np.array([1.0, 2.0]), 3)
+    with pytest.raises(ValueError, match=r"`lengths`.*vector de enteros"):
+        padding_mask(np.ones((2, 2), np.int64), 3)
+    with pytest.raises(TypeError, match="`lengths`"):
+        padding_mask("12", 3)
+    with pytest.raises(ValueError, match="`T`"):
+        padding_mask([1], -1)
+    with pytest.raises(ValueError, match="`T_q`"):
+        causal_mask(-2)
+    with pytest.raises(ValueError, match="`offset`"):
+        causal_mask(2, 3, offset=-1)
+    with pytest.raises(TypeError, match="`T_k`"):
+        causal_mask(2, 2.5)
+
+
+def test_bad_heads_and_modules():
+    with pytest.raises(ValueError, match=r"`x`.*divisible por n_heads = 5"):
+        split_heads(np.zeros((2, 3, 12)), 5)
+    with pytest.raises(ValueError, match=r"`x`.*\(N, T, d\)"):
+        split_heads(np.zeros((3, 12)), 3)
+    with pytest.raises(ValueError, match=r"`x`.*\(N, h, T, d/h\)"):
+        merge_heads(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"`d_model`.*`n_heads`"):
+        MultiHeadAttention(10, 3)
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(ValueError, match=r"`x`.*\(N, T, 8\)"):
+        mha(torch.zeros(2, 3, 6))
+    with pytest.raises(TypeError, match="`x`"):
+        mha(np.zeros((2, 3, 8), np.float32))
+    with pytest.raises(ValueError, match="`mask`"):
+        mha(torch.zeros(2, 3, 8), mask=torch.ones(2, 1, 4, dtype=torch.bool))
+    with pytest.raises(TypeError, match="`module`"):
+        MultiHeadAttention.from_torch(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="`module`"):
+        MultiHeadAttention.from_torch(torch.nn.MultiheadAttention(4, 2, kdim=3, vdim=3))
+
+
+def test_bad_additive_input():
+    q, k, v = np.zeros((3, 2)), np.zeros((4, 3)), np.zeros((4, 2))
+    w_q, w_k, w_s = np.zeros((2, 5)), np.zeros((3, 5)), np.zeros(5)
+    with pytest.raises(ValueError, match=r"`w_q`.*\(2, d_attn\)"):
+        additive_attention(q, k, v, np.zeros((3, 5)), w_k, w_s)
+    with pytest.raises(ValueError, match=r"`w_k`.*d_attn = 5"):
+        additive_attention(q, k, v, w_q, np.zeros((3, 4)), w_s)
+    with pytest.raises(ValueError, match="`w_score`"):
+        additive_attention(q, k, v, w_q, w_k, np.zeros((5, 1)))
+    with pytest.raises(ValueError, match="`k` y `v`"):
+        additive_attention(q, k, np.zeros((5, 2)), w_q, w_k, w_s)
+    with pytest.raises(ValueError, match="`mask`"):
+        additive_attention(q, k, v, w_q, w_k, w_s, np.ones((3, 5), bool))
+    with pytest.raises(ValueError, match=r"`q`.*no finitos"):
+        additive_attention(np.full((3, 2), np.nan), k, v, w_q, w_k, w_s)
+    with pytest.raises(ValueError, match="`d_attn`"):
+        AdditiveAttention(2, 3, 0)
+
+
+# --------------------------------------------------------------------------- figuras
+
+
+def test_letter_features_and_figures():
+    x = letter_features(["gato", "Ñandú"])
+    assert x.shape == (1, 2, 28)
+    np.testing.assert_allclose(x[0, 0][x[0, 0] > 0], 1 / math.sqrt(5), rtol=1e-6)
+    torch.testing.assert_close(x.norm(dim=-1), torch.ones(1, 2))
+    with pytest.raises(TypeError, match="`words`"):
+        letter_features("gato")
+    w = torch.softmax(torch.randn(3, 2, 2), -1)
+    fig = attention_heatmap(w, ["la", "casa"], labels=["a", "b", "c"])
+    assert len(fig.data) == 3 and fig.layout.meta["alt"]
+    with pytest.raises(ValueError, match="`weights`"):
+        attention_heatmap(w, ["una"])
+    with pytest.raises(ValueError, match="`labels`"):
+        attention_heatmap(w, ["la", "casa"], labels=["a"])
+    assert len(saturation_figure([4, 16], {"a": [0.3, 0.4], "b": [0.5, 0.9]}).data) == 2
+    assert len(cost_figure([64, 128], [0.001, 0.004], [0.1, 0.4]).data) == 4
