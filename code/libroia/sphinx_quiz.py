@@ -14,7 +14,9 @@ qué. No hace falta JavaScript ni conexión. Se escribe así en MyST::
 
 ``+`` marca la opción correcta (exactamente una), ``-`` las demás, y la línea
 ``>`` que sigue a cada opción es su explicación. El texto admite marcado en
-línea (código, énfasis, fórmulas ``$...$``).
+línea (código, énfasis, fórmulas ``$...$``). Si la pregunta lleva código entre
+acentos graves, usa la valla ``:::{quiz}`` … ``:::``: en Markdown, la primera
+línea de una valla de acentos graves no puede contenerlos.
 """
 
 from __future__ import annotations
