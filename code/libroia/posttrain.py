@@ -1,0 +1,327 @@
+"""Un post-entrenamiento completo en miniatura: preentrenar, afinar, preferir, medir.
+
+Sobre el mundo de juguete de :mod:`libroia.posttrain_data` y con el GPT del libro
+(:class:`libroia.gpt.GPT`) en tamaño mínimo:
+
+* :func:`train_lm` entrena con :func:`libroia.preference.sft_loss`: sirve para el
+  preentrenamiento (cuentan todas las fichas) y para el afinado supervisado (solo
+  los de la respuesta).
+* :func:`train_dpo` aplica DPO con :func:`libroia.preference.dpo_loss`.
+* :class:`RewardModel` y :func:`train_reward_model` entrenan un modelo de
+  recompensa con la pérdida de Bradley–Terry; :func:`best_of_n` lo usa para
+  quedarse con la mejor de n respuestas.
+* :func:`answer_probabilities` (exacta) y :func:`behaviour` (muestreando) miden qué
+  hace el modelo ante preguntas sobre países que no vio en las demostraciones.
+
+Todo es determinista en CPU. Capítulo 8, «Post-entrenamiento».
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from libroia._checks import check_float, check_int
+from libroia.gpt import GPT, GPTConfig
+from libroia.posttrain_data import (
+    ANSWER,
+    BOS,
+    CATEGORIES,
+    EOS,
+    QUESTION,
+    REFUSAL,
+    T_MAX,
+    PreferencePairs,
+    Sequences,
+    ToyWorld,
+    pack,
+)
+from libroia.preference import bradley_terry_loss, dpo_loss, sequence_logprob, sft_loss
+
+__all__ = [
+    "RewardModel",
+    "answer_probabilities",
+    "behaviour",
+    "best_of_n",
+    "completions",
+    "fact_accuracy",
+    "lm_loss",
+    "new_model",
+    "sample",
+    "sequence_logprobs",
+    "train_dpo",
+    "train_lm",
+    "train_reward_model",
+]
+
+
+def new_model(world: ToyWorld, *, seed: int = 0) -> GPT:
+    """Un GPT del libro en tamaño mínimo (2 capas, 4 cabezas, d = 48) para el mundo de juguete."""
+    torch.manual_seed(check_int("seed", seed, min_value=0))
+    config = GPTConfig(
+        vocab_size=len(world.vocab), context=T_MAX, d_model=48, n_layers=2, n_heads=4, seed=seed
+    )
+    return GPT(config)
+
+
+def sequence_logprobs(model: nn.Module, data: Sequences) -> torch.Tensor:
+    """Log-probabilidad ``(N,)`` que ``model`` da a la respuesta de cada secuencia."""
+    logits = model(data.idx[:, :-1])  # (N, T, V)
+    return sequence_logprob(logits, data.idx[:, 1:], data.mask())  # (N,)
+
+
+@torch.no_grad()
+def lm_loss(model: nn.Module, data: Sequences) -> float:
+    """Pérdida media (nats por ficha de respuesta) de ``model`` sobre ``data``; no lo modifica."""
+    return sft_loss(model(data.idx[:, :-1]), data.idx[:, 1:], data.mask()).item()
+
+
+@torch.no_grad()
+def answer_probabilities(model: nn.Module, world: ToyWorld, countries=None) -> dict[str, float]:
+    """Probabilidades exactas (sin muestrear), promediadas sobre las preguntas.
+
+    ``correct``: P(«capital Y .» correcta y fin); ``refusal``: P(«no lo sé .» y fin);
+    ``answer``, ``refuse`` y ``question``: probabilidad de que la respuesta empiece
+    por «capital», por «no» o por «¿» (otra pregunta, como en el preentrenamiento).
+    Por defecto pregunta por ``world.test_countries``.
+    """
+    countries = list(world.test_countries if countries is None else countries)
+    prompts = [QUESTION.format(c=c) for c in countries]
+    good = [ANSWER.format(c=c, k=world.capitals[c]) for c in countries]
+    correct = pack(world, prompts, good, T_MAX)
+    refusal = pack(world, prompts, [REFUSAL] * len(countries), T_MAX)
+    p0 = int(correct.prompt_lengths[0])
+    first = torch.softmax(model(correct.idx[:, :p0])[:, -1], dim=-1).mean(dim=0)  # (V,)
+    return {
+        "correct": sequence_logprobs(model, correct).exp().mean().item(),
+        "refusal": sequence_logprobs(model, refusal).exp().mean().item(),
+        "answer": first[world.vocab.index("capital")].item(),
+        "refuse": first[world.vocab.index("no")].item(),
+        "question": first[world.vocab.index("¿")].item(),
+    }
+
+
+@torch.no_grad()
+def fact_accuracy(model: nn.Module, world: ToyWorld, countries=None) -> float:
+    """Fracción de países cuya capital es la continuación más probable de «<bos> X : capital».
+
+    Mide si el dato está en el modelo, preguntado en el formato de las entradas de enciclopedia del
+    preentrenamiento. Por defecto, sobre ``world.test_countries``.
+    """
+    countries = list(world.test_countries if countries is None else countries)
+    prompts = torch.tensor([world.encode(f"{BOS} {c} : capital") for c in countries])
+    best = model(prompts)[:, -1].argmax(dim=-1)  # (n,)
+    truth = torch.tensor([world.vocab.index(world.capitals[c]) for c in countries])
+    return (best == truth).float().mean().item()
+
+
+def train_lm(
+    model: nn.Module,
+    data: Sequences,
+    *,
+    steps: int,
+    lr: float = 3e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> list[float]:
+    """Entrena con :func:`sft_loss` (solo cuentan las fichas de la respuesta).
+
+    Sirve para el preentrenamiento (``prompt_lengths`` = 1) y para el afinado
+    supervisado. Devuelve la pérdida de cada paso.
+    """
+    steps = check_int("steps", steps, min_value=1)
+    batch_size = check_int("batch_size", batch_size, min_value=1)
+    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+    opt = torch.optim.AdamW(model.parameters(), lr=check_float("lr", lr, min_value=0.0))
+    model.train()
+    history = []
+    for _ in range(steps):
+        batch = data.subset(torch.randint(0, len(data), (batch_size,), generator=g))
+        loss = sft_loss(model(batch.idx[:, :-1]), batch.idx[:, 1:], batch.mask())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    model.eval()
+    return history
+
+
+def train_dpo(
+    policy: nn.Module,
+    reference: nn.Module,
+    pairs: PreferencePairs,
+    *,
+    beta: float = 0.1,
+    steps: int = 30,
+    lr: float = 1e-4,
+) -> dict[str, list[float]]:
+    """Ajusta ``policy`` con :func:`dpo_loss`; ``reference`` queda congelada.
+
+    Devuelve, por paso, la pérdida, el margen medio de recompensa implícita y la
+    fracción de parejas en que la elegida tiene más recompensa implícita.
+    """
+    steps = check_int("steps", steps, min_value=1)
+    with torch.no_grad():
+        ref_c, ref_r = (
+            sequence_logprobs(reference, pairs.chosen),
+            sequence_logprobs(reference, pairs.rejected),
+        )
+    opt = torch.optim.AdamW(policy.parameters(), lr=check_float("lr", lr, min_value=0.0))
+    policy.train()
+    history: dict[str, list[float]] = {"loss": [], "margin": [], "accuracy": []}
+    for _ in range(steps):
+        pol_c = sequence_logprobs(policy, pairs.chosen)  # (N,)
+        pol_r = sequence_logprobs(policy, pairs.rejected)  # (N,)
+        loss = dpo_loss(pol_c, pol_r, ref_c, ref_r, beta)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        margin = beta * ((pol_c - ref_c) - (pol_r - ref_r)).detach()  # (N,)
+        history["loss"].append(loss.item())
+        history["margin"].append(margin.mean().item())
+        history["accuracy"].append((margin > 0).float().mean().item())
+    policy.eval()
+    return history
+
+
+class RewardModel(nn.Module):
+    """Modelo de recompensa: un GPT (copiado del afinado) y una cabeza lineal escalar.
+
+    La recompensa de una secuencia es ``head(logits de la última ficha real)``,
+    ``(N, T+1) → (N,)``. Como los logits son lineales en el estado oculto, es una
+    cabeza lineal sobre la representación de la última ficha, como en InstructGPT.
+    """
+
+    def __init__(self, backbone: GPT):
+        super().__init__()
+        self.backbone = copy.deepcopy(backbone)
+        self.head = nn.Linear(backbone.config.vocab_size, 1)
+
+    def forward(self, data: Sequences) -> torch.Tensor:
+        logits = self.backbone(data.idx[:, :-1])  # (N, T, V)
+        last = logits[torch.arange(len(data)), data.lengths - 2]  # (N, V) predice <eos>
+        return self.head(last).squeeze(-1)  # (N,)
+
+
+def train_reward_model(
+    model: RewardModel, pairs: PreferencePairs, *, steps: int = 40, lr: float = 1e-3
+) -> list[float]:
+    """Entrena ``model`` con :func:`bradley_terry_loss`; devuelve la pérdida de cada paso."""
+    steps = check_int("steps", steps, min_value=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=check_float("lr", lr, min_value=0.0))
+    history = []
+    for _ in range(steps):
+        loss = bradley_terry_loss(model(pairs.chosen), model(pairs.rejected))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def sample(
+    model: GPT,
+    world: ToyWorld,
+    countries,
+    n_samples: int,
+    *,
+    seed: int = 0,
+    max_new_tokens: int = 6,
+) -> tuple[list[str], Sequences]:
+    """Muestrea (temperatura 1) ``n_samples`` respuestas por país.
+
+    Devuelve los países repetidos y las secuencias completas (lo que sigue a
+    ``<eos>`` se convierte en relleno).
+    """
+    n_samples = check_int("n_samples", n_samples, min_value=1)
+    g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+    asked = [c for c in countries for _ in range(n_samples)]
+    prompts = torch.tensor([world.encode(f"{BOS} " + QUESTION.format(c=c)) for c in asked])
+
+    def pick(logits: torch.Tensor) -> torch.Tensor:  # (N, V) -> (N,), temperatura 1
+        return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=g)[:, 0]
+
+    out = model.generate(prompts, max_new_tokens, next_token=pick)  # (N, T0 + new)
+    is_eos = out == world.vocab.index(EOS)  # (N, T0 + new)
+    is_eos[:, : prompts.shape[1]] = False
+    seen = is_eos.cumsum(dim=1)
+    after = (seen - is_eos.long()) > 0  # posiciones posteriores al primer <eos>
+    out = out.masked_fill(after, 0)
+    ended = seen[:, -1] > 0
+    lengths = torch.where(ended, (~after).sum(dim=1), torch.tensor(out.shape[1]))
+    p_len = torch.full((len(asked),), prompts.shape[1])
+    return asked, Sequences(out, p_len, lengths)
+
+
+def _categorise(world: ToyWorld, country: str, response: str) -> str:
+    if response == ANSWER.format(c=country, k=world.capitals[country]):
+        return "correct"
+    if response.startswith("capital"):
+        return "wrong"
+    if response == REFUSAL:
+        return "refusal"
+    if response.startswith("¿"):
+        return "question"
+    return "other"
+
+
+def _responses(world: ToyWorld, data: Sequences) -> list[str]:
+    eos = world.vocab.index(EOS)
+    return [
+        world.decode([i for i in row[p:].tolist() if i != eos])
+        for row, p in zip(data.idx, data.prompt_lengths.tolist(), strict=True)
+    ]
+
+
+def completions(
+    model: GPT, world: ToyWorld, country: str, n: int = 4, *, seed: int = 0
+) -> list[str]:
+    """``n`` respuestas muestreadas a «¿ capital de ``country`` ?», como texto."""
+    _, data = sample(model, world, [country], n, seed=seed)
+    return _responses(world, data)
+
+
+def behaviour(
+    model: GPT, world: ToyWorld, countries=None, *, n_samples: int = 16, seed: int = 0
+) -> dict[str, float]:
+    """Fracción de respuestas muestreadas de cada categoría de :data:`CATEGORIES`.
+
+    ``correct``: «capital Y .» con la Y correcta; ``wrong``: empieza igual pero
+    equivoca la capital; ``refusal``: «no lo sé .»; ``question``:
+    sigue con otra pregunta (lo que hacía en el preentrenamiento); ``other``: el
+    resto. Por defecto pregunta por ``world.test_countries``.
+    """
+    countries = world.test_countries if countries is None else countries
+    asked, data = sample(model, world, countries, n_samples, seed=seed)
+    cats = [_categorise(world, c, r) for c, r in zip(asked, _responses(world, data), strict=True)]
+    return {k: cats.count(k) / len(cats) for k in CATEGORIES}
+
+
+@torch.no_grad()
+def best_of_n(
+    policy: GPT,
+    reward_model: RewardModel,
+    world: ToyWorld,
+    n: int,
+    countries=None,
+    *,
+    trials: int = 16,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Lo mismo que :func:`behaviour`, pero quedándose con la mejor de ``n`` respuestas.
+
+    Para cada pregunta (repetida ``trials`` veces) se muestrean ``n`` respuestas, el
+    modelo de recompensa puntúa cada una y se conserva la de mayor recompensa.
+    """
+    n = check_int("n", n, min_value=1)
+    countries = world.test_countries if countries is None else countries
+    asked, data = sample(policy, world, countries, trials * n, seed=seed)
+    rewards = reward_model(data).view(-1, n)  # (preguntas · trials, n)
+    best = rewards.argmax(dim=1) + torch.arange(rewards.shape[0]) * n  # (preguntas · trials,)
+    responses = _responses(world, data.subset(best))
+    cats = [_categorise(world, asked[i], r) for i, r in zip(best.tolist(), responses, strict=True)]
+    return {k: cats.count(k) / len(cats) for k in CATEGORIES}

@@ -1,0 +1,226 @@
+"""Pérdidas del post-entrenamiento: afinado supervisado, modelo de recompensa y DPO.
+
+Las tres piezas con las que un modelo preentrenado se convierte en un asistente:
+
+* :func:`sft_loss`: entropía cruzada sobre las fichas de la **respuesta**, con
+  los del *prompt* enmascarados (afinado supervisado, *supervised fine-tuning*).
+* :func:`bradley_terry_loss`: la pérdida por parejas de Bradley y Terry (1952)
+  con la que se entrena un modelo de recompensa a partir de preferencias.
+* :func:`dpo_loss`: la optimización directa de preferencias (*Direct Preference
+  Optimization*) de Rafailov et al. (2023), que ajusta el modelo con las
+  preferencias sin entrenar un modelo de recompensa aparte.
+
+Convención de formas: una secuencia de ``T + 1`` fichas se parte en la entrada
+``idx[:, :-1]`` y los objetivos ``targets = idx[:, 1:]``, ambos ``(N, T)``; los
+``logits`` del modelo son ``(N, T, V)`` y ``logits[n, t]`` predice ``targets[n, t]``.
+Una máscara ``(N, T)`` booleana dice qué objetivos cuentan (``True`` = cuenta).
+
+Todo se explica en el capítulo 8, «Post-entrenamiento».
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from libroia._checks import check_float, check_int, describe_shape
+
+__all__ = [
+    "bradley_terry_loss",
+    "dpo_implicit_rewards",
+    "dpo_loss",
+    "preference_probability",
+    "response_mask",
+    "sequence_logprob",
+    "sft_loss",
+    "token_logprobs",
+]
+
+
+def _tensor(name: str, x, *, ndim: int, layout: str, floating: bool = True) -> torch.Tensor:
+    """Exige un tensor de PyTorch con ``ndim`` dimensiones (y de coma flotante si se pide)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"`{name}` debe ser un tensor de PyTorch, pero es {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ValueError(
+            f"`{name}` debe tener forma {layout}, pero tiene forma {describe_shape(x.shape)}"
+        )
+    if floating and not x.is_floating_point():
+        raise TypeError(f"`{name}` debe ser de coma flotante, pero su tipo es {x.dtype}")
+    return x
+
+
+def _check_lm(logits, targets, mask=None) -> None:
+    """Valida ``logits`` ``(N, T, V)``, ``targets`` ``(N, T)`` y ``mask`` ``(N, T)``."""
+    _tensor("logits", logits, ndim=3, layout="(N, T, V)")
+    _tensor("targets", targets, ndim=2, layout="(N, T)", floating=False)
+    if targets.dtype != torch.long:
+        raise TypeError(f"`targets` debe ser de tipo torch.long, pero es {targets.dtype}")
+    if tuple(targets.shape) != tuple(logits.shape[:2]):
+        raise ValueError(
+            "`targets` debe tener forma (N, T) igual a las dos primeras dimensiones de "
+            f"`logits`, pero `logits` tiene forma {describe_shape(logits.shape)} y `targets` "
+            f"tiene forma {describe_shape(targets.shape)}"
+        )
+    V = logits.shape[-1]
+    if targets.numel() and (targets.min() < 0 or targets.max() >= V):
+        raise ValueError(
+            f"`targets` debe contener ids en [0, {V}), pero va de {int(targets.min())} "
+            f"a {int(targets.max())}"
+        )
+    if mask is not None:
+        _tensor("mask", mask, ndim=2, layout="(N, T)", floating=False)
+        if mask.dtype != torch.bool:
+            raise TypeError(f"`mask` debe ser booleana (True = cuenta), pero es {mask.dtype}")
+        if mask.shape != targets.shape:
+            raise ValueError(
+                f"`mask` debe tener la forma de `targets` {describe_shape(targets.shape)}, "
+                f"pero tiene forma {describe_shape(mask.shape)}"
+            )
+
+
+def response_mask(prompt_lengths, lengths, T: int) -> torch.Tensor:
+    """Máscara ``(N, T)`` de los objetivos que pertenecen a la respuesta.
+
+    Cada secuencia ``n`` tiene ``lengths[n]`` fichas reales (el resto es relleno),
+    de los que los ``prompt_lengths[n]`` primeros son el *prompt*. El objetivo ``t``
+    es la ficha ``t + 1`` de la secuencia, así que cuenta si
+    ``prompt_lengths[n] ≤ t + 1 < lengths[n]``.
+
+    Ejemplo: prompt de 2 fichas, 5 fichas reales y ``T = 5`` →
+    ``[False, True, True, True, False]`` (se predicen las fichas 2, 3 y 4).
+    """
+    prompt_lengths = torch.as_tensor(prompt_lengths)
+    lengths = torch.as_tensor(lengths)
+    T = check_int("T", T, min_value=1)
+    if prompt_lengths.ndim != 1 or lengths.shape != prompt_lengths.shape:
+        raise ValueError(
+            "`prompt_lengths` y `lengths` deben ser vectores (N,) de la misma forma, pero "
+            f"tienen formas {describe_shape(prompt_lengths.shape)} y "
+            f"{describe_shape(lengths.shape)}"
+        )
+    if (prompt_lengths < 1).any() or (lengths < prompt_lengths).any() or (lengths > T + 1).any():
+        raise ValueError(
+            "`lengths` debe cumplir 1 ≤ prompt_lengths ≤ lengths ≤ T + 1 = "
+            f"{T + 1}, pero prompt_lengths = {prompt_lengths.tolist()} y "
+            f"lengths = {lengths.tolist()}"
+        )
+    position = torch.arange(1, T + 1)  # (T,) posición de la ficha que se predice
+    return (position >= prompt_lengths[:, None]) & (position < lengths[:, None])  # (N, T)
+
+
+def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Log-probabilidad ``(N, T)`` que el modelo da a cada objetivo: log softmax(logits)[target]."""
+    _check_lm(logits, targets)
+    logp = torch.log_softmax(logits, dim=-1)  # (N, T, V)
+    return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (N, T)
+
+
+def sft_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Entropía cruzada media sobre los objetivos con ``mask`` a ``True``.
+
+    Implementa L = −(1/|M|) Σ_{(n,t) ∈ M} log p_θ(targets[n, t] | fichas anteriores),
+    donde M son las posiciones de la respuesta: el modelo no aprende a escribir el
+    *prompt*, solo a contestarlo. Con ``mask`` todo a ``True`` es la pérdida del
+    preentrenamiento. Equivale a ``F.cross_entropy`` con ``ignore_index`` en las
+    posiciones enmascaradas.
+
+    Devuelve un escalar (nats por ficha). Lanza ``ValueError`` si ``mask`` no
+    selecciona ninguna ficha.
+    """
+    _check_lm(logits, targets, mask)
+    count = mask.sum()
+    if count == 0:
+        raise ValueError("`mask` no selecciona ninguna ficha: no hay respuesta que aprender")
+    logp = token_logprobs(logits, targets)  # (N, T)
+    return -(logp * mask).sum() / count
+
+
+def sequence_logprob(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Log-probabilidad ``(N,)`` de cada respuesta entera: Σ_t mask · log p(target_t)."""
+    _check_lm(logits, targets, mask)
+    return (token_logprobs(logits, targets) * mask).sum(dim=-1)  # (N,)
+
+
+def _same_vectors(**tensors: torch.Tensor) -> None:
+    shape = None
+    for name, x in tensors.items():
+        _tensor(name, x, ndim=1, layout="(N,)")
+        if shape is not None and x.shape != shape:
+            names = ", ".join(f"`{n}`" for n in tensors)
+            raise ValueError(
+                f"{names} deben tener la misma forma (N,), pero `{name}` tiene forma "
+                f"{describe_shape(x.shape)} y la primera {describe_shape(shape)}"
+            )
+        shape = x.shape
+
+
+def preference_probability(r_a: torch.Tensor, r_b: torch.Tensor) -> torch.Tensor:
+    """Probabilidad de Bradley–Terry ``(N,)`` de preferir A a B: σ(r_a − r_b).
+
+    Ejemplo: recompensas iguales → 0.5; r_a − r_b = log 3 → 0.75.
+    """
+    _same_vectors(r_a=r_a, r_b=r_b)
+    return torch.sigmoid(r_a - r_b)
+
+
+def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
+    """Pérdida por parejas del modelo de recompensa: −mean log σ(r_elegida − r_rechazada).
+
+    ``r_chosen`` y ``r_rejected`` ``(N,)`` son las recompensas que el modelo da a la
+    respuesta preferida y a la rechazada de cada pareja. Minimizarla es maximizar la
+    verosimilitud de las preferencias observadas bajo el modelo de Bradley y Terry
+    (1952). Se calcula con ``logsigmoid`` para no desbordar con diferencias grandes.
+
+    Ejemplo: con diferencias nulas vale log 2 ≈ 0.693.
+    """
+    _same_vectors(r_chosen=r_chosen, r_rejected=r_rejected)
+    return -F.logsigmoid(r_chosen - r_rejected).mean()
+
+
+def dpo_implicit_rewards(
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    beta: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recompensas implícitas de DPO ``(N,)``: β·(log π(y|x) − log π_ref(y|x)).
+
+    Devuelve ``(elegida, rechazada)``. DPO las trata como la recompensa que el
+    modelo ajustado ha aprendido sin tener un modelo de recompensa explícito.
+    """
+    _same_vectors(
+        policy_chosen=policy_chosen, policy_rejected=policy_rejected,
+        ref_chosen=ref_chosen, ref_rejected=ref_rejected,
+    )  # fmt: skip
+    beta = check_float("beta", beta, min_value=0.0, min_inclusive=False)
+    return beta * (policy_chosen - ref_chosen), beta * (policy_rejected - ref_rejected)
+
+
+def dpo_loss(
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    beta: float = 0.1,
+) -> torch.Tensor:
+    """Pérdida de DPO (Rafailov et al., 2023), media sobre ``N`` parejas.
+
+    Con log-probabilidades de secuencia ``(N,)`` del modelo que se ajusta (π) y
+    del de referencia congelado (π_ref) para la respuesta elegida y la rechazada::
+
+        L = −mean log σ( β [ (log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l)) ] )
+
+    Es la pérdida de Bradley–Terry con la recompensa implícita
+    β·log(π/π_ref): sube la probabilidad relativa de la respuesta preferida sin
+    alejarse demasiado de la referencia (β controla cuánto).
+
+    Ejemplo: si π = π_ref la pérdida vale log 2 ≈ 0.693.
+    """
+    chosen, rejected = dpo_implicit_rewards(
+        policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta
+    )
+    return -F.logsigmoid(chosen - rejected).mean()
