@@ -1,0 +1,439 @@
+"""Evaluar un modelo de lenguaje: entropía cruzada, perplejidad, bits por carácter, calibración.
+
+* :func:`cross_entropy`: nats por token de las predicciones frente a lo que de
+  verdad vino después; :func:`perplexity` y :func:`bits_per_character` son la
+  misma cantidad en otras unidades.
+* :func:`calibration_bins` y :func:`expected_calibration_error`: ¿acierta el
+  modelo el 70 % de las veces que dice estar seguro al 70 %? (Guo et al., 2017).
+* :func:`score_text` y :func:`sample_completions` llevan esas medidas y el
+  muestreo repetido al GPT del libro; :func:`unigram_cross_entropy` es la línea
+  base sin contexto; :func:`cloze_consistency` mide si el acuerdo entre muestras
+  predice el acierto; :func:`distinct_ngrams` mide la repetición de un texto.
+
+Las funciones numéricas están escritas una vez sobre el *array API* (NumPy o
+PyTorch). Capítulo: «Alucinaciones y evaluación» (``book/10_alucinaciones.md``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from libroia._checks import (
+    array_namespace,
+    check_array,
+    check_float,
+    check_int,
+    describe_shape,
+)
+from libroia.functional import log_softmax
+
+__all__ = [
+    "CalibrationBins",
+    "ClozeResult",
+    "TextScore",
+    "bits_per_character",
+    "calibration_bins",
+    "cloze_consistency",
+    "cross_entropy",
+    "distinct_ngrams",
+    "expected_calibration_error",
+    "first_word",
+    "mean_log_prob",
+    "perplexity",
+    "sample_completions",
+    "score_text",
+    "token_predictions",
+    "unigram_cross_entropy",
+]
+
+
+def _check_targets(logits: Any, targets: Any) -> tuple[Any, Any, Any]:
+    logits = check_array("logits", logits)
+    targets = check_array("targets", targets)
+    xp = array_namespace(logits, targets)
+    if logits.ndim < 1 or tuple(targets.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(
+            "`targets` debe tener la forma de `logits` sin la última dimensión: `logits` "
+            f"tiene forma {describe_shape(logits.shape)} (se espera (..., V)) y `targets` "
+            f"tiene forma {describe_shape(targets.shape)}"
+        )
+    if not xp.isdtype(targets.dtype, "integral"):
+        raise TypeError(f"`targets` debe contener enteros, pero su tipo es {targets.dtype}")
+    V = logits.shape[-1]
+    if math.prod(targets.shape) and (int(xp.min(targets)) < 0 or int(xp.max(targets)) >= V):
+        raise ValueError(
+            f"`targets` debe estar entre 0 y V - 1 = {V - 1}, pero va de "
+            f"{int(xp.min(targets))} a {int(xp.max(targets))}"
+        )
+    return logits, xp.astype(targets, xp.int64), xp
+
+
+def cross_entropy(logits: Any, targets: Any) -> float:
+    r"""Entropía cruzada media, en nats por token.
+
+    .. math:: H = -\frac{1}{M} \sum_{t=1}^{M} \log p_\theta(x_t \mid x_{<t})
+
+    Parámetros: ``logits`` ``(..., V)`` y ``targets`` enteros ``(...)`` (el token que
+    de verdad vino). Coincide con ``torch.nn.functional.cross_entropy``.
+    Ejemplo: si el modelo da probabilidad 1/4 a cada token acertado, ``H = ln 4 ≈ 1.386``.
+    """
+    logits, targets, xp = _check_targets(logits, targets)
+    if math.prod(targets.shape) == 0:
+        raise ValueError("`targets` está vacío: no hay tokens que evaluar")
+    log_p = log_softmax(logits, axis=-1)  # (..., V)
+    picked = xp.take_along_axis(log_p, targets[..., None], axis=-1)  # (..., 1)
+    return float(-xp.mean(picked))
+
+
+def perplexity(nats_per_token: float) -> float:
+    r"""Perplejidad: ``e`` elevado a la entropía cruzada en nats.
+
+    .. math:: \mathrm{PPL} = e^{H}
+
+    Es el número de opciones equiprobables entre las que el modelo «duda» en
+    promedio: un modelo que reparte por igual entre 512 tokens tiene perplejidad 512.
+    """
+    h = check_float("nats_per_token", nats_per_token, min_value=0.0)
+    return math.exp(h)
+
+
+def bits_per_character(total_nats: float, n_characters: int) -> float:
+    r"""Bits por carácter: la pérdida total pasada a bits y repartida entre los caracteres.
+
+    .. math:: \mathrm{bpc} = \frac{\sum_t -\log p(x_t \mid x_{<t})}{N_{\text{car}} \cdot \ln 2}
+
+    A diferencia de la perplejidad por token, no depende del tokenizador: sirve
+    para comparar modelos con vocabularios distintos. Ejemplo: 100 nats sobre 50
+    caracteres son ``100 / (50 · ln 2) ≈ 2.885`` bits por carácter.
+    """
+    total = check_float("total_nats", total_nats, min_value=0.0)
+    n = check_int("n_characters", n_characters, min_value=1)
+    return total / (n * math.log(2))
+
+
+@dataclass(frozen=True)
+class CalibrationBins:
+    """Tramos de confianza de un diagrama de fiabilidad, de forma ``(B,)`` cada uno.
+
+    ``lower``/``upper``: bordes del tramo ``(lower, upper]``; ``confidence``: confianza
+    media de las predicciones del tramo; ``accuracy``: fracción de aciertos;
+    ``count``: cuántas predicciones caen en él (los tramos vacíos tienen ``nan``).
+    """
+
+    lower: Any
+    upper: Any
+    confidence: Any
+    accuracy: Any
+    count: Any
+
+
+def _check_calibration(confidence: Any, correct: Any, n_bins: int) -> tuple[Any, Any, Any, int]:
+    n_bins = check_int("n_bins", n_bins, min_value=1)
+    confidence = check_array("confidence", confidence)
+    if not isinstance(correct, type(confidence)) and isinstance(correct, (list, tuple)):
+        correct = array_namespace(confidence).asarray(correct)
+    xp = array_namespace(confidence, correct)
+    if confidence.ndim != 1 or tuple(correct.shape) != tuple(confidence.shape):
+        raise ValueError(
+            "`confidence` y `correct` deben ser vectores (M,) de la misma forma, pero tienen "
+            f"formas {describe_shape(confidence.shape)} y {describe_shape(correct.shape)}"
+        )
+    if confidence.shape[0] == 0:
+        raise ValueError("`confidence` está vacío: no hay predicciones que agrupar")
+    confidence = xp.astype(confidence, xp.float64)
+    if bool(xp.any(xp.isnan(confidence))) or bool(
+        xp.any((confidence < 0) | (confidence > 1))
+    ):
+        raise ValueError(
+            "`confidence` debe contener probabilidades en [0, 1], pero va de "
+            f"{float(xp.min(confidence)):g} a {float(xp.max(confidence)):g}"
+        )
+    return confidence, xp.astype(correct, xp.float64), xp, n_bins
+
+
+def calibration_bins(confidence: Any, correct: Any, n_bins: int = 10) -> CalibrationBins:
+    r"""Agrupa las predicciones por confianza en ``n_bins`` tramos iguales de (0, 1].
+
+    Parámetros: ``confidence`` ``(M,)``, la probabilidad que el modelo dio a su
+    token favorito; ``correct`` ``(M,)`` (booleano o 0/1), si ese favorito era el
+    token que vino. El tramo ``b`` es :math:`((b-1)/B, b/B]` (la confianza 0 va al
+    primero). Un modelo bien calibrado tiene ``accuracy ≈ confidence`` en cada tramo.
+
+    Ejemplo: ``calibration_bins([0.9, 0.9, 0.2], [True, False, False], 2)`` da
+    tramos (0, 0.5] y (0.5, 1] con confianza media [0.2, 0.9] y acierto [0, 0.5].
+    """
+    conf, corr, xp, n_bins = _check_calibration(confidence, correct, n_bins)
+    index = xp.clip(xp.astype(xp.ceil(conf * n_bins), xp.int64) - 1, min=0, max=n_bins - 1)
+    one_hot = xp.astype(index[:, None] == xp.arange(n_bins)[None, :], xp.float64)  # (M, B)
+    count = xp.sum(one_hot, axis=0)  # (B,)
+    safe = xp.where(count > 0, count, 1.0)
+    nan = float("nan")
+    edges = xp.arange(n_bins + 1, dtype=xp.float64) / n_bins  # (B + 1,)
+    return CalibrationBins(
+        lower=edges[:-1],
+        upper=edges[1:],
+        confidence=xp.where(count > 0, xp.sum(one_hot * conf[:, None], axis=0) / safe, nan),
+        accuracy=xp.where(count > 0, xp.sum(one_hot * corr[:, None], axis=0) / safe, nan),
+        count=xp.astype(count, xp.int64),
+    )
+
+
+def expected_calibration_error(confidence: Any, correct: Any, n_bins: int = 10) -> float:
+    r"""Error de calibración esperado (ECE): distancia media entre confianza y acierto.
+
+    .. math::
+        \mathrm{ECE} = \sum_{b=1}^{B} \frac{n_b}{M}
+        \lvert \mathrm{acc}_b - \mathrm{conf}_b \rvert
+
+    0 es calibración perfecta. Ejemplo del de :func:`calibration_bins`:
+    ``(1/3)·0.2 + (2/3)·0.4 = 1/3``.
+    """
+    bins = calibration_bins(confidence, correct, n_bins)
+    xp = array_namespace(bins.count)
+    weight = xp.astype(bins.count, xp.float64) / float(xp.sum(bins.count))
+    gap = xp.where(bins.count > 0, xp.abs(bins.accuracy - bins.confidence), 0.0)
+    return float(xp.sum(weight * gap))
+
+
+# ---------------------------------------------------------------------------
+# El GPT del libro (PyTorch)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextScore:
+    """Lo bien que un modelo predice un texto (ver :func:`score_text`)."""
+
+    nats_per_token: float
+    perplexity: float
+    bits_per_token: float
+    bits_per_character: float
+    n_tokens: int
+    n_characters: int
+
+
+def token_predictions(model: Any, ids: Any, *, temperature: float = 1.0, batch: int = 64):
+    """Predice cada token de ``ids`` ``(M,)`` con ventanas consecutivas de ``context`` tokens.
+
+    Como en el entrenamiento, el texto se parte en ventanas de ``T = context`` que
+    no se solapan; en cada una el modelo predice el token siguiente de cada
+    posición. Devuelve un diccionario de tensores ``(M',)`` (los tokens que caben en
+    ventanas completas): ``nll`` (nats), ``confidence`` (probabilidad del favorito),
+    ``correct`` (si el favorito acertó) y ``target``.
+    """
+    import torch
+
+    t = check_float("temperature", temperature, min_value=0.0, min_inclusive=False)
+    T = model.config.context
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if ids.ndim != 1 or ids.shape[0] < T + 1:
+        raise ValueError(
+            f"`ids` debe ser un vector (M,) con M ≥ context + 1 = {T + 1}, pero tiene forma "
+            f"{describe_shape(ids.shape)}"
+        )
+    M = (ids.shape[0] - 1) // T
+    x = ids[: M * T].view(M, T)  # (M, T)
+    y = ids[1 : M * T + 1].view(M, T)  # (M, T), desplazada un token
+    outs = []
+    with torch.no_grad():
+        for i in range(0, M, batch):
+            log_p = torch.log_softmax(model(x[i : i + batch]).double() / t, dim=-1)  # (B, T, V)
+            target = y[i : i + batch]
+            nll = -log_p.gather(-1, target[..., None])[..., 0]  # (B, T)
+            top = log_p.max(dim=-1)  # (B, T)
+            outs.append((nll, top.values.exp(), top.indices == target, target))
+    return {
+        name: torch.cat([o[j].reshape(-1) for o in outs])
+        for j, name in enumerate(("nll", "confidence", "correct", "target"))
+    }
+
+
+def score_text(model: Any, tokenizer: Any, text: str) -> TextScore:
+    """Entropía cruzada, perplejidad y bits por token y por carácter de ``model`` sobre ``text``.
+
+    Los caracteres se cuentan en el texto que decodifican los tokens evaluados
+    (los de ventanas completas, ver :func:`token_predictions`).
+    """
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"`text` debe ser un texto no vacío, pero es {text!r}")
+    preds = token_predictions(model, tokenizer.encode(text))
+    total = float(preds["nll"].sum())
+    n_tokens = int(preds["nll"].numel())
+    n_chars = len(tokenizer.decode(preds["target"].tolist()))
+    nats = total / n_tokens
+    return TextScore(
+        nats_per_token=nats,
+        perplexity=perplexity(nats),
+        bits_per_token=nats / math.log(2),
+        bits_per_character=bits_per_character(total, n_chars),
+        n_tokens=n_tokens,
+        n_characters=n_chars,
+    )
+
+
+def mean_log_prob(model: Any, tokenizer: Any, text: str) -> float:
+    """Log-probabilidad media por ficha de ``text`` según ``model`` (nats; más alto = más probable).
+
+    Se puntúan todas las fichas menos la primera, que hace de prefijo. La media,
+    y no la suma, permite comparar frases de distinta longitud. Ejemplo: una frase
+    cuyas fichas reciben todas probabilidad 1/2 da ``ln 0.5 ≈ -0.693``.
+    """
+    from libroia.decoding import continuation_log_probs
+
+    if not isinstance(text, str):
+        raise TypeError(f"`text` debe ser un str, pero es de tipo {type(text).__name__}")
+    ids = tokenizer.encode(text)
+    if len(ids) < 2:
+        raise ValueError(f"`text` debe tener al menos dos fichas, pero {text!r} tiene {len(ids)}")
+    ids = ids[-(model.config.context + 1) :]
+    return float(continuation_log_probs(model, ids[:1], [ids[1:]]).mean())
+
+
+def sample_completions(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    n: int,
+    max_new_tokens: int,
+    *,
+    seed: int = 0,
+    **sampling: Any,
+) -> list[str]:
+    """``n`` continuaciones de ``prompt`` muestreadas en un solo lote (sin el prompt).
+
+    ``sampling`` pasa ``temperature``, ``top_k``, ``top_p`` o ``min_p`` a
+    :func:`libroia.sampling.sampler`; ``seed`` fija el generador, así que la misma
+    llamada da las mismas muestras.
+    """
+    import torch
+
+    from libroia.sampling import sampler
+
+    n = check_int("n", n, min_value=1)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, min_value=1)
+    idx = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long).repeat(n, 1)  # (n, T0)
+    pick = sampler(generator=torch.Generator().manual_seed(seed), **sampling)
+    out = model.generate(idx, max_new_tokens, next_token=pick)  # (n, T0 + nuevos)
+    return [tokenizer.decode(row) for row in out[:, idx.shape[1] :].tolist()]
+
+
+def distinct_ngrams(ids: Any, n: int = 2) -> float:
+    """Fracción de n-gramas distintos en una secuencia (1 = ninguno se repite).
+
+    Mide la repetición de un texto generado: la decodificación voraz suele caer
+    en bucles y da valores bajos. Ejemplo: ``distinct_ngrams([1, 2, 1, 2, 1], 2)``
+    tiene los bigramas (1,2), (2,1), (1,2), (2,1): 2 distintos de 4, es decir 0.5.
+    """
+    n = check_int("n", n, min_value=1)
+    seq = [int(i) for i in ids]
+    grams = [tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)]
+    if not grams:
+        raise ValueError(f"`ids` debe tener al menos n = {n} elementos, pero tiene {len(seq)}")
+    return len(set(grams)) / len(grams)
+
+
+def unigram_cross_entropy(train_ids: Any, val_ids: Any, vocab_size: int) -> float:
+    r"""Entropía cruzada (nats/token) en ``val_ids`` de un modelo que ignora el contexto.
+
+    Cada token recibe su frecuencia en ``train_ids`` con suavizado de Laplace:
+
+    .. math:: p(v) = \frac{c_v + 1}{M + V}
+
+    Es la línea base que un modelo de lenguaje debe mejorar: sabe qué tokens son
+    frecuentes, pero no cuál toca ahora.
+    """
+    import numpy as np
+
+    V = check_int("vocab_size", vocab_size, min_value=1)
+    train = np.asarray(train_ids, dtype=np.int64).ravel()
+    val = np.asarray(val_ids, dtype=np.int64).ravel()
+    for name, ids in (("train_ids", train), ("val_ids", val)):
+        if ids.size == 0 or ids.min() < 0 or ids.max() >= V:
+            raise ValueError(f"`{name}` debe contener ids entre 0 y {V - 1} y no estar vacío")
+    counts = np.bincount(train, minlength=V) + 1.0  # (V,)
+    log_p = np.log(counts / counts.sum())  # (V,)
+    return float(-log_p[val].mean())
+
+
+def first_word(text: str) -> str:
+    """La primera palabra de ``text`` (letras o cifras), en minúsculas; ``""`` si no hay."""
+    import regex
+
+    match = regex.search(r"[\p{L}\p{N}]+", text)
+    return match.group(0).lower() if match else ""
+
+
+@dataclass(frozen=True)
+class ClozeResult:
+    """Resultado de :func:`cloze_consistency`, una entrada por pregunta ``(Q,)``.
+
+    ``truth``: la palabra que de verdad seguía; ``answer``: la más votada entre las
+    muestras; ``agreement``: fracción de muestras que la eligieron; ``correct``: si
+    acertó; ``samples``: las palabras de cada muestra.
+    """
+
+    truth: list[str]
+    answer: list[str]
+    agreement: Any
+    correct: Any
+    samples: list[list[str]]
+
+
+def cloze_consistency(
+    model: Any,
+    tokenizer: Any,
+    text: str,
+    *,
+    n_questions: int = 100,
+    n_samples: int = 10,
+    context_tokens: int = 32,
+    max_new_tokens: int = 6,
+    seed: int = 0,
+    **sampling: Any,
+) -> ClozeResult:
+    """Rellenar huecos muestreando varias veces: ¿el acuerdo entre muestras predice el acierto?
+
+    Se eligen ``n_questions`` posiciones de ``text`` donde empieza una palabra
+    (repartidas por igual). Para cada una, el modelo ve los ``context_tokens``
+    anteriores y escribe ``n_samples`` continuaciones (``sampling`` va a
+    :func:`libroia.sampling.sampler`); se vota su primera palabra con
+    :func:`libroia.sampling.self_consistency` y se compara con la verdadera. Todo
+    en un solo lote ``(Q · n_samples, context_tokens)``.
+    """
+    import numpy as np
+    import torch
+
+    from libroia.sampling import sampler, self_consistency
+
+    n_questions = check_int("n_questions", n_questions, min_value=1)
+    n_samples = check_int("n_samples", n_samples, min_value=1)
+    C = check_int("context_tokens", context_tokens, min_value=1, max_value=model.config.context)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, min_value=1)
+    ids = tokenizer.encode(text)
+    pieces = [tokenizer.decode([i]) for i in ids]
+    # inicios de palabra: tokens que empiezan por un espacio seguido de letras o cifras
+    starts = [i for i in range(C, len(ids) - 8) if pieces[i][:1] == " " and first_word(pieces[i])]
+    if len(starts) < n_questions:
+        raise ValueError(
+            f"`text` solo tiene {len(starts)} inicios de palabra utilizables, "
+            f"pero `n_questions` vale {n_questions}"
+        )
+    chosen = [starts[round(j * (len(starts) - 1) / max(1, n_questions - 1))]
+              for j in range(n_questions)]
+    prompts = torch.tensor([ids[i - C : i] for i in chosen], dtype=torch.long)  # (Q, C)
+    batch = prompts.repeat_interleave(n_samples, dim=0)  # (Q · n_samples, C)
+    pick = sampler(generator=torch.Generator().manual_seed(seed), **sampling)
+    out = model.generate(batch, max_new_tokens, next_token=pick)[:, C:]  # (Q · n_s, nuevos)
+    words = [first_word(tokenizer.decode(row)) for row in out.tolist()]
+    samples = [words[q * n_samples : (q + 1) * n_samples] for q in range(n_questions)]
+    truth = [first_word(tokenizer.decode(ids[i : i + 8])) for i in chosen]
+    votes = [self_consistency(s) for s in samples]
+    return ClozeResult(
+        truth=truth,
+        answer=[str(v.answer) for v in votes],
+        agreement=np.array([v.agreement for v in votes]),
+        correct=np.array([str(v.answer) == t for v, t in zip(votes, truth, strict=True)]),
+        samples=samples,
+    )

@@ -1,0 +1,254 @@
+"""Pruebas de libroia.evaluation: entropía cruzada, perplejidad, bits por carácter, calibración."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from libroia.evaluation import (
+    bits_per_character,
+    calibration_bins,
+    cloze_consistency,
+    cross_entropy,
+    distinct_ngrams,
+    expected_calibration_error,
+    first_word,
+    mean_log_prob,
+    perplexity,
+    sample_completions,
+    score_text,
+    token_predictions,
+    unigram_cross_entropy,
+)
+
+
+def reference_ece(conf, correct, n_bins):
+    """ECE de Guo et al. (2017) escrita de la forma más directa: un bucle por tramo."""
+    conf, correct = np.asarray(conf, float), np.asarray(correct, float)
+    total = 0.0
+    for b in range(n_bins):
+        lo, hi = b / n_bins, (b + 1) / n_bins
+        inside = (conf > lo) & (conf <= hi) if b else (conf >= 0) & (conf <= hi)
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - conf[inside].mean())
+    return total
+
+
+# --------------------------------------------------------------------------- entropía cruzada
+
+
+def test_cross_entropy_matches_torch():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 7, 11, generator=g, dtype=torch.float64)
+    targets = torch.randint(0, 11, (3, 7), generator=g)
+    expected = F.cross_entropy(logits.reshape(-1, 11), targets.reshape(-1)).item()
+    assert cross_entropy(logits, targets) == pytest.approx(expected, rel=1e-12)
+    assert cross_entropy(logits.numpy(), targets.numpy()) == pytest.approx(expected, rel=1e-12)
+
+
+def test_hand_values():
+    # Cuatro tokens equiprobables: H = ln 4, perplejidad 4, 2 bits por token.
+    h = cross_entropy(np.zeros((5, 4)), np.array([0, 1, 2, 3, 0]))
+    assert h == pytest.approx(math.log(4))
+    assert perplexity(h) == pytest.approx(4.0)
+    assert bits_per_character(100.0, 50) == pytest.approx(100 / (50 * math.log(2)))
+    assert bits_per_character(5 * h, 10) == pytest.approx(1.0)  # 10 bits en 10 caracteres
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), V=st.integers(2, 50))
+def test_perplexity_bounds(seed, V):
+    rng = np.random.default_rng(seed)
+    logits, targets = rng.normal(size=(20, V)) * 3, rng.integers(0, V, size=20)
+    h = cross_entropy(logits, targets)
+    assert h >= 0 and perplexity(h) >= 1
+    assert perplexity(cross_entropy(np.zeros((20, V)), targets)) == pytest.approx(V)
+
+
+# --------------------------------------------------------------------------- calibración
+
+
+def test_calibration_hand_example():
+    bins = calibration_bins([0.9, 0.9, 0.2], [True, False, False], n_bins=2)
+    np.testing.assert_allclose(bins.lower, [0.0, 0.5])
+    np.testing.assert_allclose(bins.upper, [0.5, 1.0])
+    np.testing.assert_allclose(bins.confidence, [0.2, 0.9])
+    np.testing.assert_allclose(bins.accuracy, [0.0, 0.5])
+    np.testing.assert_array_equal(bins.count, [1, 2])
+    assert expected_calibration_error([0.9, 0.9, 0.2], [1, 0, 0], 2) == pytest.approx(1 / 3)
+
+
+def test_bin_edges_and_empty_bins():
+    bins = calibration_bins(np.array([0.0, 0.1, 0.1000001, 1.0]), np.array([1, 1, 0, 1]), 10)
+    np.testing.assert_array_equal(bins.count, [2, 1, 0, 0, 0, 0, 0, 0, 0, 1])
+    assert np.isnan(bins.accuracy[3]) and np.isnan(bins.confidence[3])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), M=st.integers(1, 200), n_bins=st.integers(1, 20))
+def test_ece_matches_reference_and_torch(seed, M, n_bins):
+    rng = np.random.default_rng(seed)
+    conf = rng.uniform(size=M)
+    correct = rng.uniform(size=M) < conf
+    expected = reference_ece(conf, correct, n_bins)
+    assert expected_calibration_error(conf, correct, n_bins) == pytest.approx(expected, abs=1e-12)
+    got = expected_calibration_error(torch.tensor(conf), torch.tensor(correct), n_bins)
+    assert got == pytest.approx(expected, abs=1e-12)
+    bins = calibration_bins(conf, correct, n_bins)
+    assert int(bins.count.sum()) == M
+
+
+def test_calibrated_and_overconfident_models():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.2, 1.0, size=50_000)
+    honest = rng.uniform(size=conf.size) < conf  # acierta con la probabilidad que dice
+    assert expected_calibration_error(conf, honest) < 0.01
+    boastful = rng.uniform(size=conf.size) < conf - 0.15  # acierta 15 puntos menos
+    assert expected_calibration_error(conf, boastful) == pytest.approx(0.15, abs=0.02)
+
+
+# --------------------------------------------------------------------------- con un GPT diminuto
+
+TEXT = (
+    "El modelo aprende qué palabras suelen ir juntas. La verdad no aparece en el texto: "
+    "solo la costumbre. Por eso un modelo de lenguaje puede sonar seguro y equivocarse. "
+) * 8
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from libroia.gpt import GPT, GPTConfig
+    from libroia.tokenizer import BPETokenizer
+
+    tok = BPETokenizer.train(TEXT, 280)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=280, context=16, d_model=32, n_layers=1, n_heads=2)).eval()
+    return model, tok
+
+
+def test_token_predictions_match_cross_entropy(tiny):
+    model, tok = tiny
+    ids = torch.tensor(tok.encode(TEXT))
+    preds = token_predictions(model, ids)
+    T = 16
+    M = (len(ids) - 1) // T
+    x, y = ids[: M * T].view(M, T), ids[1 : M * T + 1].view(M, T)
+    with torch.no_grad():
+        logits = model(x).double()
+    V = logits.shape[-1]
+    expected = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="none")
+    torch.testing.assert_close(preds["nll"], expected)
+    probs = logits.softmax(-1).reshape(-1, logits.shape[-1])
+    torch.testing.assert_close(preds["confidence"], probs.max(-1).values)
+    assert torch.equal(preds["correct"], probs.argmax(-1) == y.reshape(-1))
+
+
+def test_score_text_units_agree(tiny):
+    model, tok = tiny
+    s = score_text(model, tok, TEXT)
+    assert s.perplexity == pytest.approx(math.exp(s.nats_per_token))
+    assert s.bits_per_token == pytest.approx(s.nats_per_token / math.log(2))
+    total_bits = s.bits_per_token * s.n_tokens
+    assert s.bits_per_character == pytest.approx(total_bits / s.n_characters)
+    assert 0 < s.n_characters <= len(TEXT)
+
+
+def test_sample_completions_reproducible(tiny):
+    model, tok = tiny
+    a = sample_completions(model, tok, "El modelo", 5, 4, seed=3, temperature=1.0, top_p=0.9)
+    b = sample_completions(model, tok, "El modelo", 5, 4, seed=3, temperature=1.0, top_p=0.9)
+    assert a == b and len(a) == 5
+    greedy = sample_completions(model, tok, "El modelo", 3, 4, temperature=0)
+    assert len(set(greedy)) == 1  # sin azar, siempre lo mismo
+
+
+def test_cloze_consistency(tiny):
+    model, tok = tiny
+    out = cloze_consistency(model, tok, TEXT, n_questions=6, n_samples=4, context_tokens=8,
+                            temperature=1.0)
+    assert len(out.truth) == len(out.answer) == len(out.samples) == 6
+    assert all(len(s) == 4 for s in out.samples)
+    assert ((out.agreement >= 0.25) & (out.agreement <= 1)).all()
+    np.testing.assert_array_equal(out.correct, [a == t for a, t in zip(out.answer, out.truth,
+                                                                           strict=True)])
+    for votes, answer, agreement in zip(out.samples, out.answer, out.agreement, strict=True):
+        assert votes.count(answer) == max(votes.count(v) for v in votes) == agreement * 4
+    again = cloze_consistency(model, tok, TEXT, n_questions=6, n_samples=4, context_tokens=8,
+                              temperature=1.0)
+    assert again.samples == out.samples  # misma semilla, mismas muestras
+
+
+def test_mean_log_prob(tiny):
+    model, tok = tiny
+    text = "El modelo aprende."
+    ids = torch.tensor(tok.encode(text))
+    assert len(ids) <= 16
+    with torch.no_grad():
+        log_p = torch.log_softmax(model(ids[None, :-1]).double(), -1)[0]  # (T - 1, V)
+    expected = log_p.gather(-1, ids[1:, None]).mean().item()
+    assert mean_log_prob(model, tok, text) == pytest.approx(expected)
+    assert mean_log_prob(model, tok, TEXT) < 0  # más largo que el contexto: se recorta
+    with pytest.raises(ValueError, match="text"):
+        mean_log_prob(model, tok, "E")
+
+
+def test_small_helpers():
+    assert distinct_ngrams([1, 2, 1, 2, 1], 2) == 0.5
+    assert distinct_ngrams(torch.arange(10), 3) == 1.0
+    # con el mismo número de apariciones de cada token, la línea base es ln V
+    assert unigram_cross_entropy([0, 1, 2, 3] * 5, [3, 2, 1], 4) == pytest.approx(math.log(4))
+    assert unigram_cross_entropy([0, 0, 0], [1], 2) == pytest.approx(-math.log(1 / 5))
+    assert first_word("  ¿Atención, por favor?") == "atención"
+    assert first_word("...") == ""
+
+
+# --------------------------------------------------------------------------- entradas inválidas
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="targets"):
+        cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="targets"):
+        cross_entropy(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(TypeError, match="targets"):
+        cross_entropy(np.zeros((2, 3)), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="nats_per_token"):
+        perplexity(-1.0)
+    with pytest.raises(ValueError, match="n_characters"):
+        bits_per_character(1.0, 0)
+    with pytest.raises(TypeError, match="n_characters"):
+        bits_per_character(1.0, 2.5)
+    with pytest.raises(ValueError, match="confidence"):
+        calibration_bins(np.array([0.5, 1.5]), np.array([1, 0]))
+    with pytest.raises(ValueError, match="confidence"):
+        calibration_bins(np.array([0.5, 0.5]), np.array([1, 0, 1]))
+    with pytest.raises(ValueError, match="confidence"):
+        calibration_bins(np.zeros(0), np.zeros(0))
+    with pytest.raises(ValueError, match="n_bins"):
+        expected_calibration_error([0.5], [1], 0)
+    with pytest.raises(ValueError, match="ids"):
+        distinct_ngrams([1], 2)
+    with pytest.raises(ValueError, match="val_ids"):
+        unigram_cross_entropy([0, 1], [2], 2)
+
+
+def test_bad_model_inputs(tiny):
+    model, tok = tiny
+    with pytest.raises(ValueError, match="ids"):
+        token_predictions(model, torch.arange(5))
+    with pytest.raises(ValueError, match="temperature"):
+        token_predictions(model, torch.arange(40), temperature=0)
+    with pytest.raises(ValueError, match="text"):
+        score_text(model, tok, "")
+    with pytest.raises(ValueError, match="top_p"):
+        sample_completions(model, tok, "El", 2, 2, top_p=2.0)
+    with pytest.raises(ValueError, match="n_questions"):
+        cloze_consistency(model, tok, "El modelo.", n_questions=3, context_tokens=8)
+    with pytest.raises(ValueError, match="context_tokens"):
+        cloze_consistency(model, tok, TEXT, context_tokens=100)
