@@ -1,0 +1,325 @@
+"""Entrenar el GPT del libro en la CPU, o cargar sus pesos de una caché.
+
+:func:`train_or_load` tokeniza la prosa del libro (:mod:`libroia.corpus`,
+:mod:`libroia.tokenizer`), entrena :class:`libroia.gpt.GPT` con AdamW y guarda el
+resultado bajo una clave que resume todo lo que lo determina: el texto, la
+configuración, la semilla, la versión de PyTorch y el código fuente de los
+módulos que intervienen. Si la clave ya está en la caché, carga los mismos pesos
+en lugar de volver a entrenar. Así los capítulos 6 a 10 reutilizan el modelo que
+entrena el capítulo 5.
+
+La caché vive en ``$LIBROIA_CACHE/gpt`` (por defecto ``~/.cache/libroia/gpt``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from libroia._checks import check_int
+
+if TYPE_CHECKING:  # libroia.gpt importa este módulo: aquí solo se importa al usarlo
+    from libroia.gpt import GPT, GPTConfig
+
+__all__ = [
+    "TrainResult",
+    "cache_dir",
+    "complete",
+    "encode_prompt",
+    "make_optimizer",
+    "train_or_load",
+    "train_step",
+]
+
+#: Módulos cuyo código determina los pesos: si cambia alguno, la clave cambia.
+_SOURCES = (
+    "gpt.py", "gpt_train.py", "gpt_analysis.py", "activations.py", "positions.py",
+    "attention.py", "tokenizer.py", "corpus.py",
+)
+#: Hilos de PyTorch durante el entrenamiento. Con matrices tan pequeñas, un segundo hilo
+#: apenas acelera y, si otros procesos ocupan la CPU, la espera entre hilos lo hace
+#: varias veces más lento. Uno solo, además, da los mismos pesos en cualquier máquina
+#: con el mismo juego de instrucciones, tenga los núcleos que tenga.
+TRAIN_THREADS = 1
+_EVAL_POINTS = 16  # veces que se mide la pérdida durante el entrenamiento
+_PRINT_POINTS = 4  # líneas de progreso (además de la final)
+_PROBE = 48  # ventanas con las que se mide la pérdida durante el entrenamiento
+
+
+@dataclass
+class TrainResult:
+    """Lo que devuelve :func:`train_or_load`.
+
+    ``model`` (en modo evaluación), ``tokenizer``, ``history`` (listas ``"step"``,
+    ``"train_loss"``, ``"val_loss"``, en nats por ficha, medidas en una muestra fija de
+    ventanas), ``val_loss`` (pérdida final en todo el conjunto de validación),
+    ``train_seconds`` (lo que tardó esta llamada: casi 0 si vino de la caché),
+    ``from_cache``, ``recorded_train_seconds`` (lo que tardó el entrenamiento cuando se
+    hizo de verdad), ``config`` y ``key`` (la clave de la caché).
+    """
+
+    model: GPT
+    tokenizer: object
+    history: dict[str, list]
+    val_loss: float
+    train_seconds: float
+    from_cache: bool
+    recorded_train_seconds: float
+    config: GPTConfig
+    key: str
+
+
+@contextmanager
+def _threads(n: int):
+    """Fija ``n`` hilos de PyTorch mientras dura el bloque y restaura los de antes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def cache_dir() -> Path:
+    """Carpeta de la caché de modelos: ``$LIBROIA_CACHE/gpt`` o ``~/.cache/libroia/gpt``."""
+    root = os.environ.get("LIBROIA_CACHE") or Path.home() / ".cache" / "libroia"
+    return Path(root) / "gpt"
+
+
+def _cache_key(text: str, config: GPTConfig) -> str:
+    from libroia.corpus import text_fingerprint
+
+    here = Path(__file__).parent
+    sources = hashlib.sha256()
+    for name in _SOURCES:
+        path = here / name
+        sources.update(name.encode() + (path.read_bytes() if path.exists() else b""))
+    payload = {
+        "text": text_fingerprint(text),
+        "config": asdict(config),
+        "sources": sources.hexdigest(),
+        "torch": torch.__version__,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _windows(ids: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Parte ``ids`` en ventanas consecutivas sin solaparse: ``x, y`` de forma ``(M, T)``."""
+    M = (len(ids) - 1) // T
+    x = ids[: M * T].view(M, T)  # (M, T)
+    y = ids[1 : M * T + 1].view(M, T)  # (M, T), desplazada una ficha
+    return x, y
+
+
+@torch.no_grad()
+def _loss(model: GPT, x: torch.Tensor, y: torch.Tensor, batch: int = 64) -> float:
+    """Entropía cruzada media (nats/ficha) de ``model`` sobre las ventanas ``x, y``."""
+    model.eval()
+    total = 0.0
+    for i in range(0, len(x), batch):
+        logits = model(x[i : i + batch])  # (B, T, V)
+        total += F.cross_entropy(logits.flatten(0, 1), y[i : i + batch].flatten(), reduction="sum")
+    model.train()
+    return float(total) / y.numel()
+
+
+def _lr_at(step: int, config: GPTConfig) -> float:
+    """Calentamiento lineal el 10 % de los pasos y luego coseno hasta el 10 % de ``lr``."""
+    warmup = max(1, config.steps // 10)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, config.steps - warmup)
+    return config.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model: GPT, lr: float, weight_decay: float = 0.1) -> torch.optim.AdamW:
+    """AdamW con decaimiento de pesos solo en las matrices (no en sesgos ni normas)."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr, betas=(0.9, 0.95),
+    )  # fmt: skip
+
+
+def train_step(
+    model: GPT, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> float:
+    """Un paso de descenso: pérdida de ``x`` ``(N, T)`` frente a ``y`` ``(N, T)``, gradiente,
+    recorte de su norma a 1 y actualización. Devuelve la pérdida (nats/ficha) antes del paso.
+
+    ``y`` es ``x`` desplazada una ficha: ``y[:, t]`` es la ficha que sigue a ``x[:, t]``.
+    """
+    logits = model(x)  # (N, T, V)
+    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return float(loss.detach())
+
+
+def _train(model, train_ids, val_ids, config, progress):
+    """Bucle de entrenamiento: AdamW, recorte de gradiente y evaluación periódica."""
+    T, B = config.context, config.batch_size
+    gen = torch.Generator().manual_seed(config.seed)
+    opt = make_optimizer(model, config.lr)
+    val_x, val_y = _windows(val_ids, T)
+    train_x, train_y = _windows(train_ids, T)
+    # Ventanas fijas, repartidas por todo el texto, para seguir la pérdida por el camino.
+    pick = torch.randperm(len(train_x), generator=gen)[:_PROBE]
+    probe = (train_x[pick], train_y[pick])
+    spread = torch.linspace(0, len(val_x) - 1, min(_PROBE, len(val_x))).round().long()
+    val_probe = (val_x[spread], val_y[spread])
+    eval_steps = sorted({round(i * config.steps / _EVAL_POINTS) for i in range(_EVAL_POINTS + 1)})
+    print_steps = {eval_steps[round(i * (len(eval_steps) - 1) / _PRINT_POINTS)]
+                   for i in range(1, _PRINT_POINTS + 1)}
+    history = {"step": [], "train_loss": [], "val_loss": []}
+    offsets = torch.arange(T + 1)  # (T + 1,)
+    start = time.perf_counter()
+    model.train()
+    for step in range(config.steps + 1):
+        if step in eval_steps:
+            history["step"].append(step)
+            history["train_loss"].append(_loss(model, *probe))
+            history["val_loss"].append(_loss(model, *val_probe))
+            if progress and step in print_steps:
+                print(
+                    f"paso {step:>5}/{config.steps} · pérdida: entrenamiento "
+                    f"{history['train_loss'][-1]:.3f}, validación {history['val_loss'][-1]:.3f}"
+                    f" · {time.perf_counter() - start:.1f} s",
+                    flush=True,
+                )
+        if step == config.steps:
+            break
+        starts = torch.randint(len(train_ids) - T, (B,), generator=gen)  # (B,)
+        chunk = train_ids[starts[:, None] + offsets]  # (B, T + 1)
+        x, y = chunk[:, :-1], chunk[:, 1:]  # (B, T)
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(step, config)
+        train_step(model, opt, x, y)
+    model.eval()
+    return history, _loss(model, val_x, val_y)
+
+
+def train_or_load(
+    config: GPTConfig | None = None,
+    *,
+    text: str | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+) -> TrainResult:
+    """Entrena el GPT (tokenizador incluido) o carga el mismo resultado de la caché.
+
+    Parámetros
+    ----------
+    config : forma y receta (por defecto ``GPTConfig()``, el modelo del libro).
+    text : texto de entrenamiento; por defecto la prosa del libro
+        (:func:`libroia.corpus.book_prose`). Se divide en entrenamiento y validación con
+        :func:`libroia.corpus.train_val_split`.
+    progress : imprime unas pocas líneas de progreso.
+    use_cache : busca y guarda el resultado en :func:`cache_dir`.
+
+    Devuelve
+    --------
+    :class:`TrainResult`. El entrenamiento es determinista en la CPU: misma clave,
+    mismos pesos.
+    """
+    from libroia.corpus import book_prose, train_val_split
+    from libroia.gpt import GPT, GPTConfig
+    from libroia.tokenizer import BPETokenizer
+
+    config = GPTConfig() if config is None else config
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"`config` debe ser un GPTConfig, pero es {type(config).__name__}")
+    if config.vocab_size < 256:
+        raise ValueError(
+            "`vocab_size` debe ser ≥ 256 (el tokenizador parte de los 256 bytes), "
+            f"pero vale {config.vocab_size}"
+        )
+    text = book_prose() if text is None else text
+    if not isinstance(text, str):
+        raise TypeError(f"`text` debe ser un str, pero es de tipo {type(text).__name__}")
+    key = _cache_key(text, config)
+    weights_path = cache_dir() / f"{key}.pt"
+    tok_path = cache_dir() / f"{key}.tokenizer"
+    start = time.perf_counter()
+    if use_cache and weights_path.exists() and tok_path.exists():
+        saved = torch.load(weights_path, weights_only=True)
+        model = GPT(config)
+        model.load_state_dict(saved["state_dict"])
+        model.eval()
+        return TrainResult(
+            model=model, tokenizer=BPETokenizer.load(tok_path), history=saved["history"],
+            val_loss=saved["val_loss"], train_seconds=time.perf_counter() - start,
+            from_cache=True, recorded_train_seconds=saved["train_seconds"], config=config,
+            key=key,
+        )
+    train_text, val_text = train_val_split(text)
+    tokenizer = BPETokenizer.train(train_text, config.vocab_size)
+    train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
+    val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
+    for name, ids in (("entrenamiento", train_ids), ("validación", val_ids)):
+        if len(ids) < config.context + 1:
+            raise ValueError(
+                f"`text` es demasiado corto: la parte de {name} tiene {len(ids)} fichas y "
+                f"hacen falta al menos context + 1 = {config.context + 1}"
+            )
+    with torch.random.fork_rng(devices=[]), _threads(TRAIN_THREADS):
+        torch.manual_seed(config.seed)
+        model = GPT(config)
+        history, val_loss = _train(model, train_ids, val_ids, config, progress)
+    seconds = time.perf_counter() - start
+    if progress:
+        print(f"listo en {seconds:.1f} s · pérdida de validación final {val_loss:.3f}", flush=True)
+    if use_cache:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        payload = {"state_dict": model.state_dict(), "history": history,
+                   "val_loss": val_loss, "train_seconds": seconds}
+        tmp_tok = tok_path.with_suffix(f".tmp{os.getpid()}")
+        tokenizer.save(tmp_tok)
+        os.replace(tmp_tok, tok_path)
+        tmp = weights_path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(payload, tmp)
+        os.replace(tmp, weights_path)  # la caché solo «existe» cuando todo está escrito
+    return TrainResult(
+        model=model, tokenizer=tokenizer, history=history, val_loss=val_loss,
+        train_seconds=seconds, from_cache=False, recorded_train_seconds=seconds,
+        config=config, key=key,
+    )
+
+
+def encode_prompt(tokenizer, text: str) -> torch.Tensor:
+    """Convierte ``text`` en el tensor ``(1, T)`` de ids que espera :meth:`GPT.generate`."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"`text` debe ser un texto no vacío, pero es {text!r}")
+    return torch.tensor([tokenizer.encode(text)], dtype=torch.long)  # (1, T)
+
+
+def complete(
+    result: TrainResult,
+    prompt: str,
+    max_new_tokens: int,
+    next_token: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> str:
+    """Continúa ``prompt`` con el modelo de ``result`` y devuelve el texto completo.
+
+    ``next_token`` elige el siguiente id a partir de los logits ``(1, V)``; por defecto,
+    el más probable. El resultado empieza por ``prompt``.
+    """
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, min_value=0)
+    idx = encode_prompt(result.tokenizer, prompt)  # (1, T)
+    out = result.model.generate(idx, max_new_tokens, next_token=next_token)  # (1, T + nuevos)
+    return result.tokenizer.decode(out[0].tolist())
