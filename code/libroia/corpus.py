@@ -417,4 +417,3 @@ def quality_problems(text: str, *, min_words: int = 50) -> list[str]:
     if "lorem ipsum" in lowered or "{" in text:
         problems.append("contiene «lorem ipsum» o llaves «{» (texto de relleno o código)")
     return problems
-
