@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libroia.attention import (
+    DEFAULT_BLOCK_SIZE,
     AttentionCache,
     MultiHeadAttention,
     causal_mask,
@@ -174,6 +175,108 @@ def test_gradcheck_float64():
     torch.testing.assert_close(q.grad[:, 1], torch.zeros(2, 4, dtype=torch.float64))
 
 
+# --------------------------------------------------------------------------- por bloques
+
+BLOCK_CASES = [
+    # (forma de q, forma de k, d_v, forma de la máscara o None, causal, block_size)
+    ((2, 3, 9, 8), (2, 3, 9, 8), 8, None, False, 4),  # 9 no es múltiplo de 4
+    ((2, 3, 9, 8), (2, 3, 9, 8), 5, None, True, 4),
+    ((2, 7, 6), (2, 11, 6), 5, None, True, 3),  # T_q < T_k
+    ((2, 11, 6), (2, 7, 6), 5, None, True, 3),  # T_q > T_k: las últimas consultas lo ven todo
+    ((2, 3, 10, 8), (2, 3, 10, 8), 8, (2, 1, 1, 10), True, 4),  # relleno y causal
+    ((3, 9, 8), (3, 6, 8), 2, (9, 6), False, 2),  # máscara (T_q, T_k) para todo el lote
+    ((3, 9, 8), (3, 6, 8), 2, (3, 9, 1), True, 5),  # máscara difundida a lo largo de T_k
+    ((9, 8), (9, 8), 4, (9,), True, 2),  # máscara (T_k,) y sin lote
+    ((2, 5, 8), (2, 5, 8), 8, None, True, 64),  # un solo bloque, mayor que T
+]
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@pytest.mark.parametrize(("sq", "sk", "d_v", "mask_shape", "causal", "block"), BLOCK_CASES)
+def test_blockwise_matches_full_and_torch(kind, sq, sk, d_v, mask_shape, causal, block):
+    q, k, v = _qkv(sq, sk, d_v, seed=6)
+    mask = None
+    if mask_shape is not None:
+        mask = np.random.default_rng(7).random(mask_shape) < 0.7
+        mask[..., 0] = True  # al menos una clave por fila
+    ref_out, _ = _reference(q, k, v, mask, causal)
+    if kind == "torch":
+        q, k, v = (torch.from_numpy(a) for a in (q, k, v))
+        mask = None if mask is None else torch.from_numpy(mask)
+    full, _ = scaled_dot_product_attention(q, k, v, mask, causal=causal)
+    out, w = scaled_dot_product_attention(
+        q, k, v, mask, causal=causal, need_weights=False, block_size=block
+    )
+    assert w is None and type(out) is type(q) and out.dtype == q.dtype
+    out, full = torch.as_tensor(np.asarray(out)), torch.as_tensor(np.asarray(full))
+    torch.testing.assert_close(out, full, **TOL)
+    torch.testing.assert_close(out, ref_out, **TOL)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_blockwise_fully_masked_rows_give_zeros(kind, causal):
+    q, k, v = _qkv((2, 7, 4), (2, 7, 4), 3)
+    mask = np.ones((2, 7, 7), dtype=bool)
+    mask[0, 5] = False  # la consulta 5 del ejemplo 0 no puede mirar nada
+    mask[1, :, :] = False  # el ejemplo 1 entero, sin claves (una frase vacía)
+    if kind == "torch":
+        q, k, v, mask = (torch.from_numpy(a) for a in (q, k, v, mask))
+    out, _ = scaled_dot_product_attention(q, k, v, mask, causal=causal, need_weights=False,
+                                          block_size=3)
+    out = np.asarray(out)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_array_equal(out[0, 5], 0.0)
+    np.testing.assert_array_equal(out[1], 0.0)
+    ref_out, _ = _reference(q, k, v, mask, causal)  # PyTorch también devuelve ceros
+    torch.testing.assert_close(torch.as_tensor(out), ref_out, **TOL)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_blockwise_without_queries(kind):
+    q, k, v = _qkv((2, 0, 4), (2, 3, 4), 5)
+    if kind == "torch":
+        q, k, v = (torch.from_numpy(a) for a in (q, k, v))
+    out, _ = scaled_dot_product_attention(q, k, v, causal=True, need_weights=False)
+    assert tuple(out.shape) == (2, 0, 5)
+
+
+def test_blockwise_default_block_on_long_sequence():
+    """Con el bloque por omisión y T = 300 (no múltiplo de 64), igual que PyTorch."""
+    q, k, v = (torch.from_numpy(a) for a in _qkv((1, 2, 300, 16), (1, 2, 300, 16), 16, seed=8))
+    out, _ = scaled_dot_product_attention(q, k, v, causal=True, need_weights=False)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(out, ref, **TOL)
+    assert DEFAULT_BLOCK_SIZE < 300 and 300 % DEFAULT_BLOCK_SIZE
+
+
+def test_blockwise_gradcheck_float64():
+    q, k, v = (torch.from_numpy(a).requires_grad_() for a in _qkv(
+        (2, 5, 4), (2, 6, 4), 3, dtype=np.float64))
+    mask = torch.ones(2, 1, 6, dtype=torch.bool)
+    mask[0, :, 4:] = False
+
+    def f(q, k, v):
+        return scaled_dot_product_attention(q, k, v, mask, causal=True, need_weights=False,
+                                            block_size=2)[0]
+
+    assert torch.autograd.gradcheck(f, (q, k, v))
+    # Los gradientes coinciden con los del camino con pesos.
+    full, _ = scaled_dot_product_attention(q, k, v, mask, causal=True)
+    g_out = torch.randn_like(full)
+    g_full = torch.autograd.grad(full, (q, k, v), g_out)
+    g_block = torch.autograd.grad(f(q, k, v), (q, k, v), g_out)
+    for a, b in zip(g_block, g_full, strict=True):
+        torch.testing.assert_close(a, b)
+    # Una fila sin claves: gradiente finito y nulo en esa consulta.
+    empty = torch.ones(5, 6, dtype=torch.bool)
+    empty[3] = False
+    out, _ = scaled_dot_product_attention(q, k, v, empty, need_weights=False, block_size=2)
+    out.sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+    torch.testing.assert_close(q.grad[:, 3], torch.zeros(2, 4, dtype=torch.float64))
+
+
 # --------------------------------------------------------------------------- máscaras
 
 
@@ -233,6 +336,25 @@ def test_multihead_matches_torch(bias):
     torch.testing.assert_close(fast, mha(x, causal=True)[0], **TOL)
 
 
+def test_multihead_without_weights_is_ours(monkeypatch):
+    """need_weights=False usa el camino por bloques de libroia, no el núcleo de PyTorch."""
+    torch.manual_seed(3)
+    mha = MultiHeadAttention(16, 4)
+    x = torch.randn(2, 70, 16)  # 70 posiciones: más de un bloque
+    keep = padding_mask(torch.tensor([70, 41]), 70)
+    expected = [mha(x, causal=True)[0], mha(x, mask=keep)[0], mha(x, keep, causal=True)[0]]
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("no se debe llamar a F.scaled_dot_product_attention")
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", forbidden)
+    got = [mha(x, causal=True, need_weights=False), mha(x, mask=keep, need_weights=False),
+           mha(x, keep, causal=True, need_weights=False)]
+    for (out, weights), ref in zip(got, expected, strict=True):
+        assert weights is None
+        torch.testing.assert_close(out, ref, **TOL)
+
+
 def test_multihead_cache_matches_full_pass():
     torch.manual_seed(1)
     mha = MultiHeadAttention(8, 2)
@@ -243,7 +365,7 @@ def test_multihead_cache_matches_full_pass():
     steps = [mha(x[:, t : t + 1], causal=True, kv_cache=cache)[0] for t in (3, 4)]
     assert cache.length == 5
     torch.testing.assert_close(torch.cat([first, *steps], dim=1), full, **TOL)
-    fast_cache = AttentionCache()  # lo mismo con el núcleo fusionado de PyTorch
+    fast_cache = AttentionCache()  # lo mismo sin pesos (camino por bloques)
     fast = [mha(x[:, :2], causal=True, kv_cache=fast_cache, need_weights=False)[0]]
     fast += [mha(x[:, t : t + 1], causal=True, kv_cache=fast_cache, need_weights=False)[0]
              for t in (2, 3, 4)]
@@ -317,16 +439,29 @@ def test_causal_ignores_the_future(shape, cut):
     np.testing.assert_array_equal(out2[:, : cut + 1], out[:, : cut + 1])
 
 
+@settings(max_examples=40, deadline=None)
+@given(shapes, st.integers(1, 8), st.integers(1, 8), st.booleans(), st.booleans())
+def test_block_size_does_not_change_the_result(shape, block_a, block_b, causal, masked):
+    N, T_q, T_k, d, seed = shape
+    q, k, v = _qkv((N, T_q, d), (N, T_k, d), 3, seed, np.float64)
+    mask = np.random.default_rng(seed).random((N, 1, T_k)) < 0.6 if masked else None
+    full, _ = scaled_dot_product_attention(q, k, v, mask, causal=causal)
+    outs = [scaled_dot_product_attention(q, k, v, mask, causal=causal, need_weights=False,
+                                         block_size=b)[0] for b in (block_a, block_b)]
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(outs[0], full, rtol=1e-10, atol=1e-12)
+
+
 @settings(max_examples=30, deadline=None)
-@given(shapes, st.booleans(), st.booleans())
-def test_inputs_are_not_modified(shape, as_torch, causal):
+@given(shapes, st.booleans(), st.booleans(), st.booleans())
+def test_inputs_are_not_modified(shape, as_torch, causal, need_weights):
     N, T_q, T_k, d, seed = shape
     arrays = list(_qkv((N, T_q, d), (N, T_k, d), 2, seed))
     arrays.append(np.random.default_rng(seed).random((N, 1, T_k)) < 0.5)
     if as_torch:
         arrays = [torch.from_numpy(a) for a in arrays]
     copies = [a.copy() if isinstance(a, np.ndarray) else a.clone() for a in arrays]
-    scaled_dot_product_attention(*arrays, causal=causal)
+    scaled_dot_product_attention(*arrays, causal=causal, need_weights=need_weights)
     for a, c in zip(arrays, copies, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
 
@@ -368,15 +503,27 @@ def _with(**changes):
         (_with(scale=math.inf), ValueError, "`scale`"),
     ],
 )
-def test_bad_input(args, error, match):
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_bad_input(args, error, match, need_weights):
     with pytest.raises(error, match=match):
-        scaled_dot_product_attention(**args)
+        scaled_dot_product_attention(**args, need_weights=need_weights)
 
 
-def test_overflowing_scores_raise():
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_overflowing_scores_raise(need_weights):
     q = torch.full((2, 3, 4), 2e19)  # finitos, pero q·k = 4 · 4e38 / 2 > 3.4e38
     with pytest.raises(ValueError, match=r"desbordan.*`q` o `k`"):
-        scaled_dot_product_attention(q, q, q)
+        scaled_dot_product_attention(q, q, q, need_weights=need_weights)
+
+
+def test_bad_block_size():
+    q, k, v = GOOD
+    with pytest.raises(ValueError, match=r"`block_size`.*≥ 1.*0"):
+        scaled_dot_product_attention(q, k, v, need_weights=False, block_size=0)
+    with pytest.raises(TypeError, match=r"`block_size`.*entero"):
+        scaled_dot_product_attention(q, k, v, need_weights=False, block_size=2.5)
+    with pytest.raises(ValueError, match=r"`block_size`.*need_weights=False"):
+        scaled_dot_product_attention(q, k, v, block_size=4)
 
 
 def test_bad_mask_helpers():

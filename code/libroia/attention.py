@@ -58,9 +58,10 @@ __all__ = [
 
 
 # Consultas por bloque en el camino sin pesos. Elegido midiendo
-# benchmarks/bench_attention.py en CPU (N, h, T, d) = (8, 8, 512, 64): entre 32 y
-# 128 el tiempo apenas cambia; con bloques menores pesa el coste fijo de cada
-# llamada y con mayores los bloques de puntuaciones dejan de caber en la caché.
+# `benchmarks/bench_attention.py --sweep` en CPU, (N, h, T, d) = (8, 8, 512, 64):
+# 64 fue el más rápido con 1 y con 2 hilos, con 32 y 128 cerca; con bloques
+# menores pesa el coste fijo de cada operación, y con mayores, el trabajo
+# desperdiciado en la diagonal y unas puntuaciones que ya no caben en la caché.
 DEFAULT_BLOCK_SIZE = 64
 
 # --------------------------------------------------------------------------- núcleo
@@ -85,7 +86,18 @@ def masked_softmax(x: Any, axis: int = -1, *, overwrite: bool = False) -> Any:
         array([0.25, 0.75])
     """
     x = check_array("x", x)
-    xp = array_namespace(x)
+    e, z = _exp_and_sum(array_namespace(x), x, axis, overwrite)
+    if overwrite:
+        e /= z
+        return e
+    return e / z
+
+
+def _exp_and_sum(xp: Any, x: Any, axis: int, overwrite: bool) -> tuple[Any, Any]:
+    """``exp(x - m)`` y su suma ``z`` a lo largo de ``axis``: la softmax es ``e / z``.
+
+    Una fila entera de ``-inf`` da ``e = 0`` y ``z = 1``, así que ``e / z = 0``.
+    """
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0.0)  # fila toda -inf: evita (-inf) - (-inf) = nan
     if overwrite:
@@ -94,11 +106,7 @@ def masked_softmax(x: Any, axis: int = -1, *, overwrite: bool = False) -> Any:
     else:
         e = xp.exp(x - m)
     z = xp.sum(e, axis=axis, keepdims=True)
-    z = xp.where(z > 0.0, z, 1.0)  # fila vacía: 0 / 1 = 0
-    if overwrite:
-        e /= z
-        return e
-    return e / z
+    return e, xp.where(z > 0.0, z, 1.0)  # fila vacía: 0 / 1 = 0
 
 
 def scaled_dot_product_attention(
@@ -130,8 +138,10 @@ def scaled_dot_product_attention(
     need_weights : con ``False`` no se devuelven los pesos (``None``) y la
         salida se calcula por bloques de ``block_size`` consultas: cada bloque
         solo crea sus puntuaciones ``(..., B, T_k)`` y, si ``causal``, solo
-        contra las claves que puede ver. Misma salida, memoria ``O(T_k · B)``
-        en vez de ``O(T_q · T_k)`` por cabeza y la mitad de trabajo si es causal.
+        contra las claves que puede ver. Cada bloque ``b`` de consultas hace
+        ``salida_b = softmax(q_b kᵀ / √d_k + M_b) v``: misma salida, memoria
+        ``O(T_k · B)`` en vez de ``O(T_q · T_k)`` por cabeza y la mitad de
+        trabajo si es causal (capítulo 4, «Atención por bloques»).
     block_size : consultas por bloque con ``need_weights=False``;
         :data:`DEFAULT_BLOCK_SIZE` si se omite.
 
@@ -223,38 +233,45 @@ def _blockwise_attention(
     """Salida de la atención, bloque de consultas a bloque, sin la matriz ``(T_q, T_k)``.
 
     Cada fila de la softmax solo depende de su propia consulta, así que las
-    filas se pueden calcular por grupos: el bloque de consultas ``s:e`` necesita
-    las puntuaciones ``(..., B, T_vis)`` contra las claves que puede ver
-    (``T_vis = e`` si es causal; ``T_k`` si no), nunca la tabla entera. Los
+    filas se pueden calcular por grupos: el bloque de consultas ``start:end``
+    necesita las puntuaciones ``(..., B, T_vis)`` contra las claves que puede ver
+    (``T_vis = end`` si es causal; ``T_k`` si no), nunca la tabla entera. Los
     argumentos ya vienen validados por :func:`scaled_dot_product_attention`.
     """
     T_q, T_k = q.shape[-2], k.shape[-2]
     if mask is not None and mask.ndim < 2:  # (T_k,) → (1, T_k): para poder cortar filas
         mask = xp.reshape(mask, (1,) * (2 - mask.ndim) + tuple(mask.shape))
-    q = q * scale  # (..., T_q, d_k)
     k_t = xp.matrix_transpose(k)  # (..., d_k, T_k)
+    if T_q == 0:  # sin consultas no hay bloques: la salida vacía, con su forma
+        return xp.matmul(xp.matmul(q, k_t), v)  # (..., 0, d_v)
     no_grad = not any(getattr(a, "requires_grad", False) for a in (q, k, v))
     blocks = []
-    for s in range(0, T_q, block):
-        e = min(s + block, T_q)
+    # Del último bloque al primero: con causal, el último es el que ve más claves,
+    # y así cada bloque cabe en la memoria que acaba de soltar el anterior.
+    for start in reversed(range(0, T_q, block)):
+        end = min(start + block, T_q)
         # Causal: la consulta i ve las claves j ≤ i, así que el bloque ve las
-        # claves 0 … e-1; las demás ni se tocan (ahí está la mitad del ahorro).
-        T_vis = min(e, T_k) if causal else T_k
-        scores = xp.matmul(q[..., s:e, :], k_t[..., :T_vis])  # (..., B, T_vis)
+        # claves 0 … end-1; las demás ni se tocan (ahí está la mitad del ahorro).
+        T_vis = min(end, T_k) if causal else T_k
+        scores = xp.matmul(q[..., start:end, :] * scale, k_t[..., :T_vis])  # (..., B, T_vis)
         # Máscara aditiva solo donde puede haber algo prohibido: sin máscara del
-        # usuario, las claves j < s las ven todas las consultas del bloque.
-        lo = 0 if mask is not None else min(s, T_vis)
-        allowed = causal_mask(e - s, T_vis - lo, offset=s - lo, like=q) if causal else None
+        # usuario, las claves j < start las ven todas las consultas del bloque.
+        lo = 0 if mask is not None else min(start, T_vis)
+        allowed = None
+        if causal:
+            allowed = causal_mask(end - start, T_vis - lo, offset=start - lo, like=q)
         if mask is not None:
-            rows = slice(None) if mask.shape[-2] == 1 else slice(s, e)  # fila difundida
+            rows = slice(None) if mask.shape[-2] == 1 else slice(start, end)  # fila difundida
             cols = slice(None) if mask.shape[-1] == 1 else slice(0, T_vis)
             allowed = mask[..., rows, cols] if allowed is None else mask[..., rows, cols] & allowed
         if allowed is not None and lo < T_vis:
             bias = xp.zeros(allowed.shape, dtype=scores.dtype, device=_device(scores))
             scores[..., lo:] += xp.where(allowed, bias, -math.inf)  # (..., B, T_vis - lo)
-        weights = masked_softmax(scores, axis=-1, overwrite=no_grad)  # (..., B, T_vis)
-        blocks.append(xp.matmul(weights, v[..., :T_vis, :]))  # (..., B, d_v)
-    return xp.concat(blocks, axis=-2)  # (..., T_q, d_v)
+        # Softmax sin dividir: se divide después la salida (B × d_v números) en
+        # vez de los pesos (B × T_vis números), como hace FlashAttention.
+        p, z = _exp_and_sum(xp, scores, -1, overwrite=no_grad)  # (..., B, T_vis), (..., B, 1)
+        blocks.append(xp.matmul(p, v[..., :T_vis, :]) / z)  # (..., B, d_v)
+    return xp.concat(blocks[::-1], axis=-2)  # (..., T_q, d_v)
 
 
 def _check_no_overflow(xp: Any, output: Any, q: Any, k: Any) -> None:
