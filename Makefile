@@ -34,8 +34,9 @@ venv: $(STAMP_BOOK)
 html: $(STAMP_BOOK)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
+# Dos procesos (uno por núcleo); cada fichero de pruebas se queda en un proceso.
 test: $(STAMP_TEST) html
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check code tests benchmarks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,17 @@ BOOK = ROOT / "book"
 SITE = ROOT / "_build" / "html"
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 BUILD_FLAGS = ["-W", "-n", "--keep-going"]
+
+
+def pytest_configure(config):
+    """Con pytest-xdist (``make test`` usa dos procesos), un hilo de PyTorch por proceso.
+
+    Dos procesos con dos hilos cada uno en una máquina de dos núcleos se estorban.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def toc_documents() -> list[str]:

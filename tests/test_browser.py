@@ -33,11 +33,11 @@ def visited(base_url):
             html = page.content()
             info = {"errors": errors, "has_math": "\\(" in html or "\\[" in html}
             if info["has_math"] or page.locator("mjx-container").count():
-                page.wait_for_selector("mjx-container", timeout=20_000)
+                page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
             info["n_math"] = page.locator("mjx-container").count()
             info["n_plotly_div"] = page.locator(".plotly-graph-div").count()
             if info["n_plotly_div"]:
-                page.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
+                page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=20_000)
             info["n_plotly_drawn"] = page.locator(".js-plotly-plot .main-svg").count()
             page.screenshot(path=str(SHOTS / f"{doc.replace('/', '_')}.png"), full_page=True)
             info["axe"] = serious_violations(page)

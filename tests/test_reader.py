@@ -159,4 +159,4 @@ def test_make_zip_empaqueta_el_sitio(site):
     with zipfile.ZipFile(archive) as z:
         names = set(z.namelist())
     assert "html/book/intro.html" in names
-    assert "html/_static/plotly/plotly-cartesian.min.js" in names
+    assert "html/_static/plotly/plotly-libro.min.js" in names

@@ -38,7 +38,7 @@ from libroia import sphinx_assets
 logger = logging.getLogger(__name__)
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
-PLOTLY_JS = "plotly/plotly-cartesian.min.js"
+PLOTLY_JS = "plotly/plotly-libro.min.js"
 MATHJAX_JS = "mathjax/tex-chtml-full.js"
 BOOK_DIR = Path(__file__).resolve().parents[2] / "book"
 
@@ -254,4 +254,31 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", _on_page_context)
     app.connect("doctree-read", _on_doctree_read_notebook)
     app.connect("build-finished", _on_build_finished)
-    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "0.1"}
+    return {
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+        "version": "0.1",
+        # Si cambia el código de estas extensiones, Sphinx rehace todas las páginas.
+        "env_version": _source_version(),
+    }
+
+
+def _source_version() -> int:
+    """Huella de las extensiones (``sphinx_*.py``) y de los ficheros estáticos del libro.
+
+    Sphinx solo copia los ficheros estáticos cuando hay alguna página que
+    reescribir; con esta huella como ``env_version``, cambiar una extensión o un
+    fichero de ``book/_vendor`` o ``book/_static`` rehace el sitio entero.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = [
+        *sorted(Path(__file__).parent.glob("sphinx_*.py")),
+        *sorted(p for p in (BOOK_DIR / "_vendor").rglob("*") if p.is_file()),
+        *sorted(p for p in (BOOK_DIR / "_static").rglob("*") if p.is_file()),
+    ]
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return int(digest.hexdigest()[:8], 16)

@@ -1,0 +1,196 @@
+"""Leyes de escala: ajustar ``L(N) = a·N^(−α) + c`` y medir una en directo.
+
+* :func:`fit_power_law`: ajusta una ley de potencia (con o sin pérdida irreducible
+  ``c``) a pérdidas medidas.
+* :func:`chinchilla_loss`: la pérdida que predice el ajuste paramétrico
+  ``L(N, D) = E + A/N^α + B/D^β`` publicado por Hoffmann et al. (2022).
+* :func:`tiny_gpt_sweep`: entrena (o carga de la caché) varios tamaños del GPT del
+  libro con la misma receta y devuelve parámetros, cómputo y pérdidas.
+
+Todo se explica en el capítulo 6, «Escala».
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from libroia.scaling import DecoderShape, n_params_decoder, training_flops
+
+__all__ = [
+    "CHINCHILLA_FIT",
+    "KAPLAN_ALPHA_N",
+    "PowerLawFit",
+    "chinchilla_loss",
+    "fit_power_law",
+    "power_law",
+    "sweep_configs",
+    "tiny_gpt_sweep",
+]
+
+#: Exponente de la ley ``L(N) = (N_c / N)^α_N`` de Kaplan et al. (2020), ec. (1.1).
+KAPLAN_ALPHA_N = 0.076
+
+#: Ajuste paramétrico ``L(N, D) = E + A/N^α + B/D^β`` de Hoffmann et al. (2022), enfoque 3.
+CHINCHILLA_FIT = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+
+
+def chinchilla_loss(n_params: Any, n_tokens: Any) -> np.ndarray:
+    """Pérdida predicha ``E + A/N^α + B/D^β`` con el ajuste de Hoffmann et al. (2022).
+
+    Usa :data:`CHINCHILLA_FIT` (enfoque 3 del artículo; nats por ficha en su corpus).
+    Acepta escalares o arreglos que se difunden entre sí (*broadcasting*).
+    """
+    n = np.asarray(n_params, dtype=float)
+    t = np.asarray(n_tokens, dtype=float)
+    if np.any(~(n > 0)):
+        raise ValueError(f"`n_params` debe ser > 0, pero contiene {n.min():g}")
+    if np.any(~(t > 0)):
+        raise ValueError(f"`n_tokens` debe ser > 0, pero contiene {t.min():g}")
+    f = CHINCHILLA_FIT
+    return f["E"] + f["A"] / n ** f["alpha"] + f["B"] / t ** f["beta"]
+
+
+class PowerLawFit(NamedTuple):
+    """Resultado de :func:`fit_power_law`: ``L(N) = a·N^(−alpha) + c``."""
+
+    a: float
+    alpha: float
+    c: float
+
+
+def power_law(n: Any, a: float, alpha: float, c: float = 0.0) -> np.ndarray:
+    """Evalúa ``a·n^(−alpha) + c`` (vectorizada sobre ``n``)."""
+    return a * np.asarray(n, dtype=float) ** (-alpha) + c
+
+
+def _log_linear_fit(log_n: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Recta ``log y = log a − α log N`` por mínimos cuadrados: devuelve (log a, α)."""
+    slope, intercept = np.polyfit(log_n, np.log(y), 1)
+    return float(intercept), float(-slope)
+
+
+def fit_power_law(n: Any, loss: Any, *, with_offset: bool = True) -> PowerLawFit:
+    """Ajusta ``L(N) = a·N^(−α) + c`` a pérdidas medidas (``c`` = pérdida irreducible).
+
+    Parámetros
+    ----------
+    n : ``(M,)`` tamaños (parámetros), todos > 0; M ≥ 2 sin desplazamiento, ≥ 3 con él.
+    loss : ``(M,)`` pérdidas medidas, todas > 0.
+    with_offset : si ``False``, fija ``c = 0`` y el ajuste es una recta en ejes
+        logarítmicos (``np.polyfit`` sobre ``log N`` y ``log L``).
+
+    Con desplazamiento, se recorre una rejilla de valores de ``c`` en [0, min L),
+    se ajusta la recta a ``log(L − c)`` para cada uno, y el mejor punto de partida
+    se refina con ``scipy.optimize.curve_fit`` (mínimos cuadrados sobre L) con
+    ``a > 0``, ``α ≥ 0`` y ``0 ≤ c < min L``.
+
+    Devuelve un :class:`PowerLawFit` ``(a, alpha, c)``.
+    """
+    n = np.asarray(n, dtype=float)
+    loss = np.asarray(loss, dtype=float)
+    if n.ndim != 1 or loss.shape != n.shape:
+        raise ValueError(
+            f"`n` y `loss` deben ser vectores (M,) de la misma forma, pero tienen formas "
+            f"{n.shape} y {loss.shape}"
+        )
+    min_points = 3 if with_offset else 2
+    if n.size < min_points:
+        raise ValueError(f"`n` debe tener al menos {min_points} puntos, pero tiene {n.size}")
+    if not np.all(np.isfinite(n) & (n > 0)):
+        raise ValueError(f"`n` debe contener solo valores finitos > 0, pero contiene {n}")
+    if not np.all(np.isfinite(loss) & (loss > 0)):
+        raise ValueError(f"`loss` debe contener solo valores finitos > 0, pero contiene {loss}")
+    log_n = np.log(n)
+    if not with_offset:
+        log_a, alpha = _log_linear_fit(log_n, loss)
+        return PowerLawFit(math.exp(log_a), alpha, 0.0)
+
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    def model(x: np.ndarray, log_a: float, alpha: float, c: float) -> np.ndarray:
+        return np.exp(log_a - alpha * x) + c
+
+    def sse(params: tuple[float, float, float]) -> float:
+        return float(np.sum((model(log_n, *params) - loss) ** 2))
+
+    top = float(loss.min())
+    profile = []
+    for c in top * np.linspace(0.0, 0.999, 200):  # perfil sobre c: una recta por valor
+        log_a, alpha = _log_linear_fit(log_n, loss - c)
+        profile.append((log_a, max(alpha, 0.0), float(c)))
+    log_a0, alpha0, c0 = min(profile, key=sse)
+
+    start = (log_a0, alpha0, min(c0, top * 0.999))
+    try:
+        with warnings.catch_warnings():  # no usamos la covarianza: su aviso sobra
+            warnings.simplefilter("ignore", OptimizeWarning)
+            refined, _ = curve_fit(model, log_n, loss, p0=start, maxfev=20000,
+                                   bounds=([-np.inf, 0.0, 0.0], [np.inf, np.inf, top]))
+        refined = tuple(float(v) for v in refined)
+    except RuntimeError:  # sin convergencia: el perfil ya es un buen ajuste
+        refined = start
+    log_a, alpha, c = min(start, refined, key=sse)
+    return PowerLawFit(float(math.exp(log_a)), float(alpha), float(c))
+
+
+def sweep_configs(sizes: Sequence[tuple[int, int, int]], base: Any = None) -> list[Any]:
+    """Configuraciones del GPT del libro que solo cambian de tamaño.
+
+    ``sizes`` es una lista de ``(d_model, n_layers, n_heads)``; todo lo demás
+    (vocabulario, contexto, pasos, lote, tasa de aprendizaje, semilla) se copia de
+    ``base`` (por defecto ``GPTConfig()``, el modelo del capítulo 5), así que los
+    tamaños se comparan con la misma receta y el modelo por defecto sale de la caché.
+    """
+    from libroia.gpt import GPTConfig
+
+    base = GPTConfig() if base is None else base
+    if not isinstance(base, GPTConfig):
+        raise TypeError(f"`base` debe ser un GPTConfig, pero es {type(base).__name__}")
+    if len(sizes) == 0:
+        raise ValueError("`sizes` debe tener al menos un tamaño (d_model, n_layers, n_heads)")
+    return [replace(base, d_model=d, n_layers=L, n_heads=h) for d, L, h in sizes]
+
+
+def tiny_gpt_sweep(
+    configs: Sequence[Any], *, text: str | None = None, progress: bool = False
+) -> dict[str, Any]:
+    """Entrena (o carga de la caché) cada configuración y reúne sus números.
+
+    Devuelve un diccionario de arreglos ``(M,)``, uno por configuración:
+    ``n_params`` (todos), ``n_params_non_embedding`` (sin incrustaciones ni cabeza,
+    la N de Kaplan et al. 2020), ``n_tokens`` (fichas vistas: pasos × lote × contexto),
+    ``compute_flops`` (≈ 6·N·D), ``val_loss`` (pérdida final de validación, nats por
+    ficha), ``best_val_loss`` (la menor medida durante el entrenamiento, como con
+    parada temprana), ``train_seconds`` (lo que tardó el entrenamiento cuando se hizo)
+    y ``from_cache``; además ``histories``, la lista de historiales de pérdida.
+    ``text`` se pasa a :func:`libroia.gpt.train_or_load` (por omisión, la prosa del libro).
+    """
+    from libroia.gpt import train_or_load
+
+    if len(configs) == 0:
+        raise ValueError("`configs` debe tener al menos una configuración")
+    rows = []
+    for config in configs:
+        result = train_or_load(config, text=text, progress=progress)
+        shape = DecoderShape.from_gpt_config(config)
+        n_tokens = config.steps * config.batch_size * config.context
+        rows.append({
+            "n_params": n_params_decoder(shape),
+            "n_params_non_embedding": n_params_decoder(shape, include_embeddings=False),
+            "n_tokens": n_tokens,
+            "compute_flops": training_flops(n_params_decoder(shape), n_tokens),
+            "val_loss": result.val_loss,
+            "best_val_loss": min(result.history["val_loss"]),
+            "train_seconds": result.recorded_train_seconds,
+            "from_cache": result.from_cache,
+            "history": result.history,
+        })
+    out = {k: np.array([r[k] for r in rows]) for k in rows[0] if k != "history"}
+    out["histories"] = [r["history"] for r in rows]
+    return out

@@ -1,0 +1,412 @@
+"""Pruebas de libroia.memory: las calculadoras contra la memoria que PyTorch reserva de verdad."""
+
+from __future__ import annotations
+
+import copy
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from libroia.gpt import GPT, GPTConfig, KVCache
+from libroia.memory import (
+    GIB,
+    LoRALinear,
+    SavedTensorsMeter,
+    activation_bytes,
+    apply_lora,
+    bytes_per_value,
+    gradient_checkpointing,
+    inference_memory_bytes,
+    kv_cache_bytes,
+    lora_n_params,
+    measure_training_bytes,
+    training_memory_bytes,
+    weights_bytes,
+)
+from libroia.quantization import (
+    dequantize,
+    numeric_formats,
+    quantization_error,
+    quantize_absmax,
+    quantize_model_weights_,
+    to_format,
+)
+from libroia.scaling import PUBLISHED_SHAPES, DecoderShape, n_params_decoder
+from tests.test_scaling import GPT2Like
+
+CONFIG = GPTConfig(vocab_size=64, context=16, d_model=32, n_heads=4, n_layers=2)
+SHAPE = DecoderShape.from_gpt_config(CONFIG)
+LLAMA2_7B = PUBLISHED_SHAPES["Llama-2-7B"]
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def tiny_gpt(seed: int = 0, config: GPTConfig = CONFIG) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(config).train()
+
+
+def lm_loss(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+    logits = model(idx)  # (N, T, V)
+    return F.cross_entropy(logits.flatten(0, 1).float(), idx.flatten())
+
+
+def batch(n: int = 3, t: int = 16, vocab: int = CONFIG.vocab_size) -> torch.Tensor:
+    return torch.randint(0, vocab, (n, t), generator=torch.Generator().manual_seed(1))
+
+
+# --- pesos ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["fp32", "fp16", "bf16"])
+def test_weights_bytes_match_model_in_each_format(fmt):
+    model = tiny_gpt().to(TORCH_DTYPES[fmt])
+    n = n_params_decoder(SHAPE)
+    assert measure_training_bytes(model)["weights"] == weights_bytes(n, fmt)
+
+
+def test_int8_weights_bytes_match_quantized_tensors():
+    model = tiny_gpt()
+    q_bytes = sum(quantize_absmax(p.detach(), bits=8)[0].nbytes for p in model.parameters())
+    assert q_bytes == weights_bytes(n_params_decoder(SHAPE), "int8")
+
+
+def test_bytes_per_value_table():
+    assert [bytes_per_value(f) for f in ("fp32", "fp16", "bf16", "int8", "int4")] == [
+        4, 2, 2, 1, 0.5]
+    for fmt, dtype in TORCH_DTYPES.items():
+        assert bytes_per_value(fmt) == torch.empty(0, dtype=dtype).element_size()
+    assert weights_bytes(7e9, "int4") == 3.5e9
+
+
+# --- caché KV ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "T", "N"), [("fp32", 16, 3), ("bf16", 9, 2)])
+def test_kv_cache_bytes_match_the_gpts_cache(fmt, T, N):
+    model = tiny_gpt().eval().to(TORCH_DTYPES[fmt])
+    cache = KVCache(CONFIG.n_layers)
+    with torch.no_grad():
+        model(batch(N, T)[:, : T - 4], cache)  # el prefijo de una vez
+        for t in range(T - 4, T):  # y cuatro tókenes más, uno a uno
+            model(batch(N, T)[:, t : t + 1], cache)
+    real = sum(k.nbytes + v.nbytes for k, v in zip(cache.keys, cache.values, strict=True))
+    assert real == kv_cache_bytes(SHAPE, context=T, batch_size=N, dtype=fmt)
+
+
+def test_kv_cache_with_grouped_query_attention_matches_allocated_tensors():
+    shape = PUBLISHED_SHAPES["Llama-3-8B"]  # 32 cabezas de consulta, 8 de clave y valor
+    N, T = 2, 8192
+    with torch.device("meta"):  # la forma real a profundidad completa, sin memoria
+        cache = [torch.empty(N, shape.n_kv_heads, T, shape.d_head, dtype=torch.bfloat16)
+                 for _ in range(2 * shape.n_layers)]  # (N, h_kv, T, d_h): claves y valores
+    assert sum(t.nbytes for t in cache) == kv_cache_bytes(shape, context=T, batch_size=N)
+    full = DecoderShape(d_model=4096, n_layers=32, n_heads=32, vocab_size=128256)
+    assert kv_cache_bytes(full, context=T) == 4 * kv_cache_bytes(shape, context=T)
+
+
+def test_kv_cache_llama2_7b_by_hand():
+    # 2 · 32 capas · 4096 fichas · 4096 de ancho · 2 bytes = 2 GiB
+    assert kv_cache_bytes(LLAMA2_7B, context=4096, dtype="fp16") == 2 * GIB
+    mem = inference_memory_bytes(LLAMA2_7B, context=4096, batch_size=8)
+    assert mem == {"weights": 2 * 6_738_415_616, "kv_cache": 16 * GIB}
+
+
+# --- entrenamiento ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "optimizer"),
+    [
+        ("adam", lambda p: torch.optim.Adam(p, lr=1e-3), "adam"),
+        ("adamw", lambda p: torch.optim.AdamW(p, lr=1e-3), "adam"),
+        ("momentum", lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9), "momentum"),
+        ("sgd", lambda p: torch.optim.SGD(p, lr=1e-3), "sgd"),
+    ],
+)
+def test_fp32_training_bytes_match_optimizer_state(name, make, optimizer):
+    model = tiny_gpt()
+    opt = make(model.parameters())
+    lm_loss(model, batch()).backward()
+    opt.step()
+    real = measure_training_bytes(model, opt)
+    calc = training_memory_bytes(n_params_decoder(SHAPE), precision="fp32", optimizer=optimizer)
+    assert real == {k: calc[k] for k in ("weights", "gradients", "optimizer")}
+    assert calc["master_weights"] == 0
+
+
+def test_mixed_precision_bytes_match_master_copy_and_bf16_model():
+    master = tiny_gpt()  # copia maestra en FP32: la que actualiza Adam
+    low = copy.deepcopy(master).to(torch.bfloat16)  # copia de trabajo en BF16
+    opt = torch.optim.Adam(master.parameters(), lr=1e-3)
+    lm_loss(low, batch()).backward()  # gradientes en BF16
+    for p32, p16 in zip(master.parameters(), low.parameters(), strict=True):
+        p32.grad = p16.grad.float()
+    opt.step()
+    calc = training_memory_bytes(n_params_decoder(SHAPE), precision="mixed")
+    real_low = measure_training_bytes(low)
+    assert real_low["weights"] == calc["weights"]
+    assert real_low["gradients"] == calc["gradients"]
+    assert measure_training_bytes(master)["weights"] == calc["master_weights"]
+    assert measure_training_bytes(master, opt)["optimizer"] == calc["optimizer"]
+    assert sum(v for k, v in calc.items() if k != "activations") == 16 * n_params_decoder(SHAPE)
+
+
+def test_frozen_weights_in_int4_like_qlora():
+    n, n_lora = 1000, 10
+    calc = training_memory_bytes(n, n_trainable=n_lora, frozen_dtype="int4")
+    assert calc["weights"] == 0.5 * (n - n_lora) + 2 * n_lora
+    assert calc["gradients"] == 2 * n_lora and calc["optimizer"] == 8 * n_lora
+    with pytest.raises(ValueError, match="frozen_dtype"):
+        training_memory_bytes(n, frozen_dtype="int3")
+
+
+def test_full_finetuning_of_7b_needs_16_bytes_per_parameter():
+    calc = training_memory_bytes(n_params_decoder(LLAMA2_7B), precision="mixed")
+    assert sum(calc.values()) / GIB == pytest.approx(100.4, abs=0.1)  # > 80 GiB de una A100
+
+
+# --- activaciones -----------------------------------------------------------------------------
+
+
+def saved_bytes(model: nn.Module, idx: torch.Tensor, *, checkpointing: bool = False) -> int:
+    ctx = gradient_checkpointing(model.blocks) if checkpointing else nullcontext()
+    with ctx, SavedTensorsMeter(exclude=[*model.parameters(), *model.buffers()]) as meter:
+        loss = lm_loss(model, idx)
+        measured = meter.bytes
+    loss.backward()
+    assert meter.bytes == 0  # la pasada hacia atrás lo libera todo
+    return measured
+
+
+def test_activation_estimate_matches_tiny_gpt():
+    config = GPTConfig()  # el modelo del libro: d=128, L=4, h=4, V=512
+    shape = DecoderShape.from_gpt_config(config)
+    N, T = 4, config.context
+    real = saved_bytes(tiny_gpt(config=config), batch(N, T, config.vocab_size))
+    est = activation_bytes(shape, context=T, batch_size=N, dtype="fp32", attention_matrices=3)
+    assert real == pytest.approx(est, rel=0.02)
+
+
+@pytest.mark.parametrize(("backend", "matrices"), [(SDPBackend.MATH, 1),
+                                                   (SDPBackend.FLASH_ATTENTION, 0)])
+def test_activation_estimate_matches_torch_transformer(backend, matrices):
+    config = GPTConfig()
+    shape = DecoderShape.from_gpt_config(config)
+    N, T = 4, config.context
+    torch.manual_seed(0)
+    with sdpa_kernel(backend):
+        real = saved_bytes(GPT2Like(shape), batch(N, T, config.vocab_size))
+    est = activation_bytes(shape, context=T, batch_size=N, dtype="fp32",
+                           attention_matrices=matrices)
+    assert real == pytest.approx(est, rel=0.12)  # es una estimación
+
+
+def test_checkpointing_keeps_only_layer_inputs_and_same_gradients():
+    config = GPTConfig(n_layers=3, d_model=64, n_heads=4, context=32)
+    shape = DecoderShape.from_gpt_config(config)
+    N, T = 2, 32
+    idx = batch(N, T, config.vocab_size)
+    grads = []
+    for ck in (False, True):
+        model = tiny_gpt(config=config)
+        real = saved_bytes(model, idx, checkpointing=ck)
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for g0, g1 in zip(*grads, strict=True):
+        torch.testing.assert_close(g0, g1)
+    est = activation_bytes(shape, context=T, batch_size=N, dtype="fp32", attention_matrices=3,
+                           checkpointing=True)
+    head = (2 * shape.d_model + shape.vocab_size) * 4 * T * N  # norma final, cabeza, pérdida
+    one_layer = activation_bytes(shape.with_layers(1), context=T, batch_size=N, dtype="fp32",
+                                 attention_matrices=3) - head
+    assert real == pytest.approx(est - one_layer, rel=0.02)  # lo guardado; el resto se recalcula
+
+
+def test_korthikanti_formula():
+    s, b, h, a = 2048, 4, 1024, 16  # T, N, d, cabezas (Korthikanti et al. 2022, ec. 1)
+    shape = DecoderShape(d_model=h, n_layers=1, n_heads=a, vocab_size=8)
+    est = activation_bytes(shape, context=s, batch_size=b, dtype="fp16", dropout=True)
+    head = (2 * h + 8) * 2 * s * b
+    assert est - head == s * b * h * (34 + 5 * a * s / h)
+
+
+# --- LoRA -------------------------------------------------------------------------------------
+
+
+def test_lora_count_matches_published_peft_number():
+    # peft imprime para Llama-2-7B con r=8 en q_proj y v_proj:
+    # «trainable params: 4,194,304 || all params: 6,742,609,920»
+    n = lora_n_params(LLAMA2_7B, rank=8, targets=("q", "v"))
+    assert n == 4_194_304
+    assert n + n_params_decoder(LLAMA2_7B) == 6_742_609_920
+
+
+def test_lora_on_llama_shapes_matches_torch_modules():
+    shape = LLAMA2_7B.with_layers(2)
+    with torch.device("meta"):
+        model = GPT(shape.to_gpt_config())
+        assert apply_lora(model, rank=16, targets=("qkv", "proj", "up", "gate", "down")) == 10
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == lora_n_params(shape, rank=16, targets=("qkv", "o", "up", "gate", "down"))
+
+
+def test_lora_training_pays_only_for_adapters():
+    model = tiny_gpt()
+    before = model(batch()).detach()
+    apply_lora(model, rank=4, targets=("qkv", "proj"))
+    torch.testing.assert_close(model(batch()), before)  # B = 0: al principio, el mismo modelo
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trainable, lr=1e-2)
+    lm_loss(model, batch()).backward()
+    opt.step()
+    n_lora = lora_n_params(SHAPE, rank=4, targets=("qkv", "o"))
+    assert sum(p.numel() for p in trainable) == n_lora
+    real = measure_training_bytes(model, opt)
+    calc = training_memory_bytes(n_params_decoder(SHAPE) + n_lora, n_trainable=n_lora,
+                                 precision="fp32")
+    assert real == {k: calc[k] for k in ("weights", "gradients", "optimizer")}
+    assert not torch.allclose(model(batch()), before)  # y el adaptador sí aprendió
+
+
+# --- formatos numéricos y cuantización ----------------------------------------------------------
+
+
+def test_fp16_overflow_and_bf16_range():
+    x = torch.tensor([300.0])
+    assert torch.isinf(to_format(x, "fp16") * to_format(x, "fp16")).all()  # 90 000 > 65 504
+    assert torch.isfinite(to_format(x, "bf16") * to_format(x, "bf16")).all()
+    assert to_format(1e-8, "fp16").item() == 0.0  # subdesbordamiento
+    formats = numeric_formats()
+    assert formats["fp16"]["max"] == 65504.0
+    assert formats["bf16"]["eps"] == 2**-7 and formats["fp16"]["eps"] == 2**-10
+
+
+def test_int8_absmax_matches_torch_fake_quantize_per_tensor():
+    torch.manual_seed(0)
+    w = torch.randn(64, 48)
+    q, scale = quantize_absmax(w)
+    ref = torch.fake_quantize_per_tensor_affine(w, float(scale), 0, -127, 127)  # ŵ de PyTorch
+    steps = (dequantize(q, scale) - ref).abs() / scale  # diferencias en pasos de cuantización
+    assert steps.max() <= 1.0001  # redondeo de x·(1/s) frente a x/s en algún empate
+    assert (steps < 1e-3).float().mean() > 0.999
+
+
+def test_int8_per_channel_matches_torch_and_protects_small_rows():
+    torch.manual_seed(0)
+    w = torch.randn(16, 32) * torch.logspace(-2, 1, 16)[:, None]  # filas de escalas distintas
+    q, scale = quantize_absmax(w, axis=0)
+    assert q.dtype == torch.int8 and scale.shape == (16, 1)
+    ref = torch.fake_quantize_per_channel_affine(
+        w, scale[:, 0], torch.zeros(16, dtype=torch.int32), 0, -127, 127)
+    steps = (dequantize(q, scale) - ref).abs() / scale
+    assert steps.max() <= 1.0001 and (steps < 1e-3).float().mean() > 0.999
+
+    def small_row_error(w_hat):
+        return float((w[0] - w_hat[0]).norm() / w[0].norm())
+
+    assert small_row_error(dequantize(q, scale)) < 0.01
+    assert small_row_error(dequantize(*quantize_absmax(w))) > 0.5  # una sola escala: todo a 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), bits=st.sampled_from([4, 8]), per_channel=st.booleans())
+def test_quantization_error_bounded_by_half_step(seed, bits, per_channel):
+    w = np.random.default_rng(seed).normal(size=(6, 10))
+    axis = 0 if per_channel else None
+    q, scale = quantize_absmax(w, bits=bits, axis=axis)
+    q_max = 2 ** (bits - 1) - 1
+    assert q.dtype == np.int8 and np.abs(q).max() == q_max
+    err = np.abs(w - dequantize(q, scale))
+    assert np.all(err <= scale / 2 + 1e-12)
+    assert quantization_error(w, bits=bits, axis=axis)["max_abs"] == pytest.approx(err.max())
+
+
+def test_quantize_zero_tensor_and_int4_worse_than_int8():
+    q, _ = quantize_absmax(np.zeros(5))
+    assert np.all(q == 0)
+    w = np.random.default_rng(0).normal(size=1000)
+    assert quantization_error(w, bits=4)["rms"] > 10 * quantization_error(w, bits=8)["rms"]
+
+
+def test_quantize_model_weights_changes_only_matrices():
+    model = tiny_gpt()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    changed = quantize_model_weights_(model, bits=4)
+    matrices = [n for n, p in before.items() if p.ndim >= 2]
+    assert changed == len(matrices) > 0
+    for name, p in model.named_parameters():
+        if p.ndim >= 2:
+            q, scale = quantize_absmax(before[name], bits=4, axis=0)
+            torch.testing.assert_close(p.detach(), dequantize(q, scale))
+            assert torch.unique(p.detach()[0]).numel() <= 15  # 4 bits: a lo sumo 15 valores
+        else:
+            torch.testing.assert_close(p.detach(), before[name])
+
+
+# --- argumentos erróneos ----------------------------------------------------------------------
+
+
+def test_bad_arguments_raise_spanish_errors():
+    with pytest.raises(ValueError, match="dtype"):
+        weights_bytes(10, "fp8")
+    with pytest.raises(ValueError, match="n_params"):
+        weights_bytes(-1, "fp16")
+    with pytest.raises(ValueError, match="context"):
+        kv_cache_bytes(SHAPE, context=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        kv_cache_bytes(SHAPE, context=4, batch_size=-2)
+    with pytest.raises(ValueError, match="kv_dtype"):
+        inference_memory_bytes(SHAPE, context=4, kv_dtype="float")
+    with pytest.raises(TypeError, match="shape"):
+        kv_cache_bytes(CONFIG, context=4)
+    with pytest.raises(ValueError, match="attention_matrices"):
+        activation_bytes(SHAPE, context=4, batch_size=1, attention_matrices=-1)
+    with pytest.raises(ValueError, match="precision"):
+        training_memory_bytes(10, precision="fp8")
+    with pytest.raises(ValueError, match="optimizer"):
+        training_memory_bytes(10, optimizer="lion")
+    with pytest.raises(ValueError, match="n_trainable"):
+        training_memory_bytes(10, n_trainable=11)
+    with pytest.raises(ValueError, match="rank"):
+        lora_n_params(SHAPE, rank=0)
+    with pytest.raises(ValueError, match="targets"):
+        lora_n_params(SHAPE, rank=4, targets=("attention",))
+    with pytest.raises(ValueError, match="targets"):
+        apply_lora(tiny_gpt(), rank=4, targets=("nada",))
+    with pytest.raises(TypeError, match="base"):
+        LoRALinear(nn.Conv1d(2, 2, 1), rank=2)
+    with pytest.raises(ValueError, match="dtype"):
+        to_format(1.0, "int8")
+    with pytest.raises(ValueError, match="bits"):
+        quantize_absmax(np.ones(3), bits=16)
+    with pytest.raises(ValueError, match="axis"):
+        quantize_absmax(np.ones((2, 3)), axis=2)
+    with pytest.raises(TypeError, match="w"):
+        quantize_absmax("pesos")
+
+
+# --- figuras ----------------------------------------------------------------------------------
+
+
+def test_memory_figures_match_calculators():
+    from libroia.plots import memory as plots
+
+    shapes = {"7B": LLAMA2_7B, "8B": PUBLISHED_SHAPES["Llama-3-8B"]}
+    fig = plots.inference_memory_figure(shapes, [1024, 4096], batch_sizes=(1, 8))
+    assert len(fig.data) == 2 * 3 and len(fig.layout.sliders[0].steps) == 2
+    kv = kv_cache_bytes(LLAMA2_7B, context=4096, batch_size=8) / GIB
+    assert fig.data[2].y[-1] == pytest.approx(weights_bytes(n_params_decoder(LLAMA2_7B)) / GIB
+                                              + kv)
+    fig = plots.training_memory_figure(LLAMA2_7B, name="7B", context=512, batch_sizes=[1, 4])
+    assert len(fig.data) == 2 * 5 and fig.layout.meta["alt"]
+    scen = plots.training_scenarios(LLAMA2_7B, context=512, batch_size=1)
+    assert sum(scen["mixta + Adam"].values()) > sum(scen["mixta + recálculo"].values())
+    assert sum(scen["LoRA r=16, pesos INT4"].values()) < 24 * GIB
+    fig = plots.quantization_error_figure({"W": torch.randn(8, 16)}, bits=(4, 8))
+    assert len(fig.data) == 2 and fig.data[0].y[0] > fig.data[0].y[1]
