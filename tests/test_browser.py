@@ -37,7 +37,8 @@ def visited(base_url):
             info["n_math"] = page.locator("mjx-container").count()
             info["n_plotly_div"] = page.locator(".plotly-graph-div").count()
             if info["n_plotly_div"]:
-                page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=20_000)
+                drawn = ".js-plotly-plot .main-svg"
+                page.wait_for_selector(drawn, state="attached", timeout=20_000)
             info["n_plotly_drawn"] = page.locator(".js-plotly-plot .main-svg").count()
             page.screenshot(path=str(SHOTS / f"{doc.replace('/', '_')}.png"), full_page=True)
             info["axe"] = serious_violations(page)
