@@ -31,25 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from _timing import median_seconds  # benchmarks/_timing.py: calentamiento y mediana
 
 from libroia.sampling import top_k_filter, top_p_filter
-
-
-def _median_seconds(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
-    """Mediana del tiempo de ``fn()`` en segundos tras ``warmup`` llamadas de calentamiento."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def make_logits(kind: str, N: int, V: int, seed: int = 0) -> torch.Tensor:
@@ -92,9 +78,9 @@ def main(N: int = 64, V: int = 128_000, p: float = 0.9, k: int = 50, repeat: int
         kept_ours, kept_hf = torch.isfinite(ours), torch.isfinite(theirs)
         same_rows = (kept_ours == kept_hf).all(dim=-1).float().mean().item()
         count_diff = (kept_ours.sum(-1) - kept_hf.sum(-1)).abs().max().item()
-        t_hf = _median_seconds(lambda x=x: hf_top_p(None, x), repeat)
-        t_ours = _median_seconds(lambda x=x: top_p_filter(x, p), repeat)
-        t_np = _median_seconds(lambda x_np=x_np: top_p_filter(x_np, p), repeat)
+        t_hf = median_seconds(lambda x=x: hf_top_p(None, x), repeat)
+        t_ours = median_seconds(lambda x=x: top_p_filter(x, p), repeat)
+        t_np = median_seconds(lambda x_np=x_np: top_p_filter(x_np, p), repeat)
         case = {
             "kept_mean": kept_hf.sum(-1).float().mean().item(),
             "hf_seconds": t_hf,
@@ -108,8 +94,8 @@ def main(N: int = 64, V: int = 128_000, p: float = 0.9, k: int = 50, repeat: int
         print(f"{kind:<8} {case['kept_mean']:>12.0f} {t_hf:>8.3f} {t_ours:>12.3f} "
               f"{t_np:>10.3f} {t_hf / t_ours:>11.2f} {same_rows:>14.2f}")
     x = make_logits("zipf", N, V)
-    t_hf = _median_seconds(lambda: hf_top_k(None, x), repeat)
-    t_ours = _median_seconds(lambda: top_k_filter(x, k), repeat)
+    t_hf = median_seconds(lambda: hf_top_k(None, x), repeat)
+    t_ours = median_seconds(lambda: top_k_filter(x, k), repeat)
     assert torch.equal(top_k_filter(x, k), hf_top_k(None, x))
     results["top_k"] = {"hf_seconds": t_hf, "libroia_seconds": t_ours, "ratio": t_hf / t_ours}
     print(f"top-k: HF {t_hf:.3f} s, libroia {t_ours:.3f} s, HF/libroia {t_hf / t_ours:.2f}")

@@ -23,6 +23,7 @@ __all__ = [
     "array_namespace",
     "check_array",
     "check_bool_array",
+    "check_class_ids",
     "check_finite",
     "check_float",
     "check_int",
@@ -172,3 +173,32 @@ def check_float(
 def check_probability(name: str, value: Any) -> float:
     """Exige una probabilidad en (0, 1], como ``top_p`` o ``min_p``."""
     return check_float(name, value, min_value=0.0, max_value=1.0, min_inclusive=False)
+
+
+def check_class_ids(
+    scores_name: str, scores: Any, ids_name: str, ids: Any, *, min_ndim: int = 1
+) -> tuple[Any, Any, Any]:
+    """Comprueba unas puntuaciones ``(..., V)`` y los índices de clase ``(...)`` que eligen.
+
+    ``ids`` debe tener la forma de ``scores`` sin la última dimensión, ser entero y
+    estar entre 0 y V - 1. Devuelve ``(scores, ids como int64, espacio de nombres)``.
+    """
+    scores = check_array(scores_name, scores)
+    ids = check_array(ids_name, ids)
+    xp = array_namespace(scores, ids)
+    if scores.ndim < min_ndim or tuple(ids.shape) != tuple(scores.shape[:-1]):
+        layout = "(..., T, V)" if min_ndim >= 2 else "(..., V)"
+        raise ValueError(
+            f"`{ids_name}` debe tener la forma de `{scores_name}` sin la última dimensión: "
+            f"`{scores_name}` tiene forma {describe_shape(scores.shape)} (se espera {layout}) "
+            f"y `{ids_name}` tiene forma {describe_shape(ids.shape)}"
+        )
+    if not xp.isdtype(ids.dtype, "integral"):
+        raise TypeError(f"`{ids_name}` debe contener enteros, pero su tipo es {ids.dtype}")
+    V = scores.shape[-1]
+    if math.prod(ids.shape) and (int(xp.min(ids)) < 0 or int(xp.max(ids)) >= V):
+        raise ValueError(
+            f"`{ids_name}` debe estar entre 0 y V - 1 = {V - 1}, pero va de "
+            f"{int(xp.min(ids))} a {int(xp.max(ids))}"
+        )
+    return scores, xp.astype(ids, xp.int64), xp

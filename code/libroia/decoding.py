@@ -24,7 +24,13 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from libroia._checks import array_namespace, check_array, check_int, describe_shape
+from libroia._checks import (
+    array_namespace,
+    check_array,
+    check_class_ids,
+    check_int,
+    describe_shape,
+)
 
 __all__ = [
     "BeamResult",
@@ -51,24 +57,8 @@ def token_log_probs(log_probs: Any, ids: Any) -> Any:
     Parámetros: ``log_probs`` ``(..., T, V)`` (log-softmax de los logits que
     predicen cada posición) e ``ids`` enteros ``(..., T)``. Devuelve ``(..., T)``.
     """
-    log_probs = check_array("log_probs", log_probs)
-    ids = check_array("ids", ids)
-    xp = array_namespace(log_probs, ids)
-    if log_probs.ndim < 2 or tuple(ids.shape) != tuple(log_probs.shape[:-1]):
-        raise ValueError(
-            "`ids` debe tener la forma de `log_probs` sin la última dimensión: "
-            f"`log_probs` tiene forma {describe_shape(log_probs.shape)} (se espera (..., T, V)) "
-            f"e `ids` tiene forma {describe_shape(ids.shape)}"
-        )
-    if not xp.isdtype(ids.dtype, "integral"):
-        raise TypeError(f"`ids` debe contener enteros, pero su tipo es {ids.dtype}")
-    V = log_probs.shape[-1]
-    if math.prod(ids.shape) and (int(xp.min(ids)) < 0 or int(xp.max(ids)) >= V):
-        raise ValueError(
-            f"`ids` debe estar entre 0 y V - 1 = {V - 1}, pero va de "
-            f"{int(xp.min(ids))} a {int(xp.max(ids))}"
-        )
-    picked = xp.take_along_axis(log_probs, xp.astype(ids, xp.int64)[..., None], axis=-1)
+    log_probs, ids, xp = check_class_ids("log_probs", log_probs, "ids", ids, min_ndim=2)
+    picked = xp.take_along_axis(log_probs, ids[..., None], axis=-1)
     return picked[..., 0]  # (..., T)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from libroia._checks import (
     array_namespace,
     check_array,
+    check_class_ids,
     check_float,
     check_int,
     describe_shape,
@@ -50,24 +51,7 @@ __all__ = [
 
 
 def _check_targets(logits: Any, targets: Any) -> tuple[Any, Any, Any]:
-    logits = check_array("logits", logits)
-    targets = check_array("targets", targets)
-    xp = array_namespace(logits, targets)
-    if logits.ndim < 1 or tuple(targets.shape) != tuple(logits.shape[:-1]):
-        raise ValueError(
-            "`targets` debe tener la forma de `logits` sin la última dimensión: `logits` "
-            f"tiene forma {describe_shape(logits.shape)} (se espera (..., V)) y `targets` "
-            f"tiene forma {describe_shape(targets.shape)}"
-        )
-    if not xp.isdtype(targets.dtype, "integral"):
-        raise TypeError(f"`targets` debe contener enteros, pero su tipo es {targets.dtype}")
-    V = logits.shape[-1]
-    if math.prod(targets.shape) and (int(xp.min(targets)) < 0 or int(xp.max(targets)) >= V):
-        raise ValueError(
-            f"`targets` debe estar entre 0 y V - 1 = {V - 1}, pero va de "
-            f"{int(xp.min(targets))} a {int(xp.max(targets))}"
-        )
-    return logits, xp.astype(targets, xp.int64), xp
+    return check_class_ids("logits", logits, "targets", targets)
 
 
 def cross_entropy(logits: Any, targets: Any) -> float:
