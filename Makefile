@@ -47,8 +47,10 @@ serve: $(STAMP_BOOK)
 	$(BIN)/sphinx-autobuild . _build/html --host $(HOST) --port $(PORT) \
 		--watch code/libroia --ignore "*/_build/*" --ignore "*/.venv/*" --ignore "*/conf.py"
 
+# OMP_WAIT_POLICY=PASSIVE: los hilos de OpenMP no esperan dando vueltas entre operaciones
+# pequeñas (ver benchmarks/bench_attention.py); se aplica igual a libroia y a PyTorch.
 bench: $(STAMP_TEST) html
-	$(BIN)/python benchmarks/run_all.py
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python benchmarks/run_all.py
 
 zip: html
 	$(BIN)/python -c "import shutil; shutil.make_archive('_build/como-funciona-chatgpt', 'zip', '_build', 'html')"
