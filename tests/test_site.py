@@ -130,3 +130,9 @@ def test_iconos_sin_fontawesome_js_y_fuentes_recortadas(site):
     assert fonts
     for font in fonts:
         assert font.stat().st_size < 20_000, f"{font.name} no se recortó"
+
+
+def test_indice_de_busqueda_solo_en_la_pagina_de_busqueda(site):
+    for path in all_pages(site):
+        loads_index = "searchindex.js" in path.read_text(encoding="utf-8")
+        assert loads_index == (path.name == "search.html"), path.name

@@ -1,6 +1,8 @@
 """Peso de las páginas: quitar lo que el tema carga sin necesidad.
 
-El tema (pydata-sphinx-theme) trae dos copias de los iconos de Font Awesome:
+El tema (pydata-sphinx-theme) carga en cada página el buscador y el índice de
+búsqueda entero, que solo hacen falta en ``search.html`` (ver
+:data:`SEARCH_SCRIPTS`). Y trae dos copias de los iconos de Font Awesome:
 
 - ``fontawesome.js``, con todos los iconos como SVG dentro de JavaScript
   (543 kB con gzip en cada página). Los iconos se ven igual sin él, con la
@@ -18,6 +20,14 @@ import re
 from pathlib import Path
 
 FONTAWESOME_JS = re.compile(r'\s*<script defer src="[^"]*scripts/fontawesome\.js[^"]*"></script>')
+# pydata-sphinx-theme carga el buscador de Sphinx y el índice entero en cada página
+# para su búsqueda «mientras escribes», que el libro no activa: sin esa opción el
+# cuadro de búsqueda lleva a search.html, que carga lo suyo. El índice crece con el
+# libro (30 kB con gzip con diez capítulos).
+SEARCH_SCRIPTS = re.compile(
+    r'\s*<script src="[^"]*(?:_static/searchtools\.js|_static/language_data\.js|searchindex\.js)">'
+    r"</script>"
+)
 ICON_CLASS = re.compile(r"\bfa-([a-z0-9]+(?:-[a-z0-9]+)*)")
 CSS_RULE = re.compile(r"([^{}]+)\{content:\"\\([0-9a-f]{4,5})\"\}")
 
@@ -25,6 +35,11 @@ CSS_RULE = re.compile(r"([^{}]+)\{content:\"\\([0-9a-f]{4,5})\"\}")
 def drop_fontawesome_js(page_html: str) -> str:
     """Quita la etiqueta ``<script>`` de ``fontawesome.js`` de una página."""
     return FONTAWESOME_JS.sub("", page_html)
+
+
+def drop_search_scripts(page_html: str) -> str:
+    """Quita el buscador y su índice de una página que no es ``search.html``."""
+    return SEARCH_SCRIPTS.sub("", page_html)
 
 
 def icon_codepoints(css: str, names: set[str]) -> set[int]:

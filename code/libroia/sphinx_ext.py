@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_JS = "plotly/plotly-libro.min.js"
-MATHJAX_JS = "mathjax/tex-chtml-full.js"
+MATHJAX_JS = "mathjax/tex-chtml.js"
 BOOK_DIR = Path(__file__).resolve().parents[2] / "book"
 
 
@@ -206,9 +206,12 @@ def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
         return
     if app.config.html_baseurl:
         write_sitemap(app)
+    search_as_you_type = app.config.html_theme_options.get("search_as_you_type", False)
     for page in Path(app.outdir).rglob("*.html"):
         original = page.read_text(encoding="utf-8")
         fixed = postprocess_html(original)
+        if not search_as_you_type and page.name != "search.html":
+            fixed = sphinx_assets.drop_search_scripts(fixed)
         if fixed != original:
             page.write_text(fixed, encoding="utf-8")
     for name, (before, after) in sphinx_assets.subset_icon_fonts(Path(app.outdir)).items():
