@@ -19,6 +19,7 @@ Todo es determinista en CPU. Capítulo 8, «Post-entrenamiento».
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -131,19 +132,34 @@ def train_lm(
     Sirve para el preentrenamiento (``prompt_lengths`` = 1) y para el afinado
     supervisado. Devuelve la pérdida de cada paso.
     """
-    steps = check_int("steps", steps, min_value=1)
     batch_size = check_int("batch_size", batch_size, min_value=1)
     g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+
+    def loss() -> torch.Tensor:
+        batch = data.subset(torch.randint(0, len(data), (batch_size,), generator=g))
+        return sft_loss(model(batch.idx[:, :-1]), batch.idx[:, 1:], batch.mask())
+
+    return _optimise(model, loss, steps=steps, lr=lr)
+
+
+def _optimise(
+    model: nn.Module, loss: Callable[[], torch.Tensor], *, steps: int, lr: float
+) -> list[float]:
+    """``steps`` pasos de AdamW sobre ``loss()``; devuelve la pérdida de cada paso.
+
+    El bucle común del preentrenamiento, el afinado, el modelo de recompensa y DPO:
+    solo cambia la pérdida. Deja ``model`` en modo evaluación.
+    """
+    steps = check_int("steps", steps, min_value=1)
     opt = torch.optim.AdamW(model.parameters(), lr=check_float("lr", lr, min_value=0.0))
     model.train()
     history = []
     for _ in range(steps):
-        batch = data.subset(torch.randint(0, len(data), (batch_size,), generator=g))
-        loss = sft_loss(model(batch.idx[:, :-1]), batch.idx[:, 1:], batch.mask())
+        value = loss()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
-        history.append(loss.item())
+        history.append(value.item())
     model.eval()
     return history
 
@@ -168,21 +184,17 @@ def train_dpo(
             sequence_logprobs(reference, pairs.chosen),
             sequence_logprobs(reference, pairs.rejected),
         )
-    opt = torch.optim.AdamW(policy.parameters(), lr=check_float("lr", lr, min_value=0.0))
-    policy.train()
     history: dict[str, list[float]] = {"loss": [], "margin": [], "accuracy": []}
-    for _ in range(steps):
+
+    def loss() -> torch.Tensor:
         pol_c = sequence_logprobs(policy, pairs.chosen)  # (N,)
         pol_r = sequence_logprobs(policy, pairs.rejected)  # (N,)
-        loss = dpo_loss(pol_c, pol_r, ref_c, ref_r, beta)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
         margin = beta * ((pol_c - ref_c) - (pol_r - ref_r)).detach()  # (N,)
-        history["loss"].append(loss.item())
         history["margin"].append(margin.mean().item())
         history["accuracy"].append((margin > 0).float().mean().item())
-    policy.eval()
+        return dpo_loss(pol_c, pol_r, ref_c, ref_r, beta)
+
+    history["loss"] = _optimise(policy, loss, steps=steps, lr=lr)
     return history
 
 
@@ -209,17 +221,12 @@ def train_reward_model(
     model: RewardModel, pairs: PreferencePairs, *, steps: int = 40, lr: float = 1e-3
 ) -> list[float]:
     """Entrena ``model`` con :func:`bradley_terry_loss`; devuelve la pérdida de cada paso."""
-    steps = check_int("steps", steps, min_value=1)
-    opt = torch.optim.AdamW(model.parameters(), lr=check_float("lr", lr, min_value=0.0))
-    history = []
-    for _ in range(steps):
-        loss = bradley_terry_loss(model(pairs.chosen), model(pairs.rejected))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.append(loss.item())
-    model.eval()
-    return history
+    return _optimise(
+        model,
+        lambda: bradley_terry_loss(model(pairs.chosen), model(pairs.rejected)),
+        steps=steps,
+        lr=lr,
+    )
 
 
 @torch.no_grad()
