@@ -23,6 +23,7 @@ __all__ = [
     "array_namespace",
     "check_array",
     "check_bool_array",
+    "check_choice",
     "check_class_ids",
     "check_finite",
     "check_float",
@@ -30,6 +31,8 @@ __all__ = [
     "check_ndim",
     "check_probability",
     "check_same_kind",
+    "check_text",
+    "check_token_ids",
     "describe_shape",
     "is_torch",
 ]
@@ -202,3 +205,66 @@ def check_class_ids(
             f"{int(xp.min(ids))} a {int(xp.max(ids))}"
         )
     return scores, xp.astype(ids, xp.int64), xp
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    """Exige una de las opciones de ``allowed`` (textos exactos, sin subcadenas).
+
+    >>> check_choice("norm", "rmsnorm", ("layernorm", "rmsnorm"))
+    'rmsnorm'
+    """
+    if not isinstance(value, str) or value not in tuple(allowed):
+        options = ", ".join(f'"{a}"' for a in allowed)
+        raise ValueError(f"`{name}` debe ser uno de {options}, pero vale {value!r}")
+    return value
+
+
+def check_text(name: str, value: Any, *, allow_empty: bool = True) -> str:
+    """Exige un texto (``str``); con ``allow_empty=False``, además no vacío.
+
+    >>> check_text("prompt", "Hola")
+    'Hola'
+    """
+    if not isinstance(value, str):
+        raise TypeError(
+            f"`{name}` debe ser un texto (str), pero es {type(value).__name__}: {value!r:.80}"
+        )
+    if not allow_empty and not value:
+        raise ValueError(f"`{name}` debe ser un texto no vacío, pero es ''")
+    return value
+
+
+def check_token_ids(name: str, ids: Any, *, vocab_size: int | None = None) -> list[int]:
+    """Exige una secuencia de ids enteros ≥ 0 (y < ``vocab_size`` si se da); la devuelve como lista.
+
+    Acepta listas, tuplas y arreglos o tensores enteros de una dimensión; rechaza
+    reales (``1.0``), booleanos y negativos, que la indexación de Python aceptaría
+    en silencio.
+
+    >>> check_token_ids("ids", [3, 1, 2], vocab_size=4)
+    [3, 1, 2]
+    """
+    if isinstance(ids, np.ndarray) or is_torch(ids):
+        if ids.ndim != 1:
+            raise ValueError(
+                f"`{name}` debe ser una secuencia de una dimensión (T,), "
+                f"pero tiene forma {describe_shape(ids.shape)}"
+            )
+        if "int" not in str(ids.dtype):
+            raise TypeError(f"`{name}` debe contener enteros, pero su tipo es {ids.dtype}")
+        values = [int(i) for i in ids.tolist()]
+    elif isinstance(ids, (list, tuple, range)):
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+        if bad:
+            raise TypeError(f"`{name}` debe contener enteros, pero contiene {bad[0]!r}")
+        values = [int(i) for i in ids]
+    else:
+        raise TypeError(
+            f"`{name}` debe ser una lista de enteros, pero es de tipo {type(ids).__name__}"
+        )
+    low = min(values, default=0)
+    high = max(values, default=0)
+    if low < 0 or (vocab_size is not None and high >= vocab_size):
+        upper = "" if vocab_size is None else f" y < {vocab_size}"
+        raise ValueError(f"`{name}` debe contener ids ≥ 0{upper}, pero va de {low} a {high}")
+    return values
