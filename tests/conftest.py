@@ -9,6 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
+
+# En integración continua (variable de entorno CI), Hypothesis es determinista: los mismos
+# ejemplos en cada ejecución, sin base de datos de fallos anteriores ni plazos por ejemplo,
+# para que una entrega nunca se rechace por azar. En local sigue explorando al azar.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"

@@ -100,6 +100,39 @@ def test_sine_integral_against_quadrature_and_torch():
     assert pytest.approx(0.0894898722360836, rel=1e-9) == fourier.GIBBS_FRACTION
 
 
+@pytest.mark.parametrize(
+    "x", [0.0, 1e-300, 1e-8, 0.5, 2.0, 3.999, 4.0, 4.001, 10.0, 30.0, 100.0, 1e3, 1e6, 1e12]
+)
+def test_sine_integral_matches_scipy(x):
+    """Antes, la serie truncada daba −8.6e38 en x = 100 y fallaba en la tercera cifra en 30."""
+    sici = pytest.importorskip("scipy.special").sici
+    assert fourier.sine_integral(x) == pytest.approx(sici(x)[0], rel=2e-15, abs=1e-300)
+    assert fourier.sine_integral(-x) == -fourier.sine_integral(x)  # Si es impar
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=-1e9, max_value=1e9))
+def test_sine_integral_matches_scipy_everywhere(x):
+    sici = pytest.importorskip("scipy.special").sici
+    assert fourier.sine_integral(x) == pytest.approx(sici(x)[0], rel=4e-15, abs=1e-300)
+
+
+def test_sine_integral_limits():
+    assert fourier.sine_integral(1e300) == pytest.approx(math.pi / 2, rel=1e-15)
+    # Primer máximo en x = π (la derivada sin(x)/x cambia de signo): mayor que a los lados.
+    si = fourier.sine_integral
+    assert si(np.pi) > max(si(np.pi - 0.01), si(np.pi + 0.01))
+
+
+@pytest.mark.parametrize(
+    ("x", "error"),
+    [(math.nan, ValueError), (math.inf, ValueError), ("1", TypeError), ([1.0], TypeError)],
+)
+def test_sine_integral_bad_input(x, error):
+    with pytest.raises(error, match="`x`"):
+        fourier.sine_integral(x)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(min_value=1, max_value=60))
 def test_square_overshoot_matches_closed_form(n):

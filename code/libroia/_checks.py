@@ -29,8 +29,10 @@ __all__ = [
     "check_float",
     "check_int",
     "check_ndim",
+    "check_numpy",
     "check_probability",
     "check_same_kind",
+    "check_shape",
     "check_text",
     "check_token_ids",
     "describe_shape",
@@ -268,3 +270,49 @@ def check_token_ids(name: str, ids: Any, *, vocab_size: int | None = None) -> li
         upper = "" if vocab_size is None else f" y < {vocab_size}"
         raise ValueError(f"`{name}` debe contener ids ≥ 0{upper}, pero va de {low} a {high}")
     return values
+
+
+def check_numpy(name: str, x: Any) -> np.ndarray:
+    """Exige un arreglo real de NumPy (las listas se convierten); rechaza tensores de PyTorch.
+
+    Para las funciones escritas solo para NumPy (las del capítulo 1 y la red
+    recurrente del capítulo 3).
+
+    >>> check_numpy("x", [1.0, 2.0])
+    array([1., 2.])
+    """
+    x = check_array(name, x)
+    if is_torch(x):
+        raise TypeError(
+            f"`{name}` debe ser un arreglo de NumPy, pero es un tensor de PyTorch "
+            "(usa `.detach().numpy()`)"
+        )
+    return x
+
+
+def check_shape(
+    name: str, x: Any, expected: Sequence[int | None], layout: str | None = None
+) -> None:
+    """Exige la forma ``expected`` (``None`` = cualquier tamaño en esa dimensión).
+
+    ``layout`` describe la forma esperada en el mensaje, como en el texto:
+    ``"(N, T, d)"``; por omisión se escribe ``expected`` con ``·`` en los ``None``.
+
+    >>> check_shape("W", np.zeros((2, 3)), (2, None), "(d_in, d_h)")
+    >>> check_shape("W", np.zeros((3, 3)), (2, None), "(d_in, d_h) con d_in = 2")
+    Traceback (most recent call last):
+    ...
+    ValueError: `W` debe tener forma (d_in, d_h) con d_in = 2, pero tiene forma (3, 3)
+    """
+    shape = tuple(x.shape)
+    ok = len(shape) == len(expected) and all(
+        e is None or s == e for s, e in zip(shape, expected, strict=True)
+    )
+    if not ok:
+        if layout is None:
+            layout = "(" + ", ".join("·" if e is None else str(e) for e in expected) + (
+                ",)" if len(expected) == 1 else ")"
+            )
+        raise ValueError(
+            f"`{name}` debe tener forma {layout}, pero tiene forma {describe_shape(shape)}"
+        )

@@ -28,7 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from libroia._checks import check_array, check_finite, check_int, describe_shape, is_torch
+from libroia._checks import (
+    check_choice,
+    check_finite,
+    check_float,
+    check_int,
+    check_numpy,
+    check_shape,
+    describe_shape,
+)
 
 __all__ = [
     "GIBBS_FRACTION",
@@ -45,19 +53,57 @@ __all__ = [
 SIGNALS = ("square", "sawtooth", "triangle")
 
 
-def sine_integral(x: float, terms: int = 40) -> float:
-    """Seno integral Si(x) = ∫₀ˣ sin(t)/t dt, por su serie de potencias.
+def sine_integral(x: float) -> float:
+    r"""Seno integral Si(x) = ∫₀ˣ sin(t)/t dt, en doble precisión para cualquier x real.
 
-    Si(x) = Σ_{j≥0} (−1)^j x^(2j+1) / ((2j+1)·(2j+1)!). Con 40 términos es exacta
-    en doble precisión para |x| ≤ 10.
+    Es la función que fija el tamaño del sobrepaso de Gibbs (:data:`GIBBS_PEAK`).
+    Se calcula de dos maneras según el tamaño de ``x`` (Si es impar:
+    Si(−x) = −Si(x)):
 
-    Ejemplo: ``sine_integral(math.pi)`` ≈ 1.851937.
+    * Para |x| ≤ 4, con su serie de potencias (DLMF, ec. 6.6.5),
+      Si(x) = Σ_{j≥0} (−1)^j x^(2j+1) / ((2j+1)·(2j+1)!). Más allá, los términos
+      crecen tanto antes de empezar a bajar (a x = 30 el mayor pasa de 10¹¹) que se
+      cancelan entre sí y se pierden cifras: a x = 100 la serie truncada daría
+      −8.6·10³⁸.
+    * Para |x| > 4, con la fracción continua de la integral exponencial E₁ (DLMF §6.9;
+      la rutina ``cisi`` de Press et al., *Numerical Recipes*): para x > 0,
+      E₁(ix) = −Ci(x) + i·(Si(x) − π/2), así que Si(x) = π/2 + Im E₁(ix). Cuanto
+      mayor es x, menos pasos necesita; Si(x) → π/2 cuando x → ∞.
+
+    Ejemplo: Si(π) ≈ 1.851937, el área bajo el primer arco de sin(t)/t::
+
+        >>> round(sine_integral(math.pi), 6)
+        1.851937
+        >>> round(sine_integral(100.0), 6), round(sine_integral(-100.0), 6)
+        (1.562225, -1.562225)
     """
-    x = float(x)
-    return math.fsum(
-        (-1) ** j * x ** (2 * j + 1) / ((2 * j + 1) * math.factorial(2 * j + 1))
-        for j in range(terms)
-    )
+    x = check_float("x", x)
+    ax = abs(x)
+    if ax <= 4.0:
+        terms = []
+        for j in range(40):  # a |x| = 4 bastan 17 términos
+            terms.append((-1) ** j * ax ** (2 * j + 1) / ((2 * j + 1) * math.factorial(2 * j + 1)))
+            if abs(terms[-1]) < 1e-18:
+                break
+        value = math.fsum(terms)
+    else:
+        # E₁(z) = e^(−z) / (z + 1 − 1²/(z + 3 − 2²/(z + 5 − …))), con z = i·ax, por el
+        # método de Lentz modificado (se evalúa de izquierda a derecha hasta que no cambia).
+        b = complex(1.0, ax)
+        c = 1.0 / 1e-300
+        d = h = 1.0 / b
+        for i in range(2, 200):  # a |x| = 4 bastan unos 50 pasos
+            a = -((i - 1) ** 2)
+            b += 2.0
+            d = 1.0 / (a * d + b)
+            c = b + a / c
+            delta = c * d
+            h *= delta
+            if abs(delta.real - 1.0) + abs(delta.imag) < 1e-16:
+                break
+        h *= complex(math.cos(ax), -math.sin(ax))  # por e^(−i·ax): h = E₁(i·ax)
+        value = math.pi / 2 + h.imag
+    return math.copysign(value, x)
 
 
 #: Límite del máximo de la suma parcial de la onda cuadrada ±1: (2/π)·Si(π) ≈ 1.178980.
@@ -67,20 +113,15 @@ GIBBS_FRACTION = (GIBBS_PEAK - 1.0) / 2.0
 
 
 def _check_signal(kind: str) -> str:
-    if kind not in SIGNALS:
-        raise ValueError(f"`kind` debe ser una de {SIGNALS}, pero vale {kind!r}")
-    return kind
+    return check_choice("kind", kind, SIGNALS)
 
 
 def _as_x(x: Any) -> np.ndarray:
     """Convierte ``x`` en un arreglo 1-D de ``float64`` (acepta escalares y listas)."""
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         x = np.asarray([x], dtype=float)
-    x = check_array("x", x)
-    if is_torch(x):
-        raise TypeError("`x` debe ser un arreglo de NumPy, pero es un tensor de PyTorch")
-    if x.ndim != 1:
-        raise ValueError(f"`x` debe tener forma (M,), pero tiene forma {describe_shape(x.shape)}")
+    x = check_numpy("x", x)
+    check_shape("x", x, (None,), "(M,)")
     x = x.astype(float)
     check_finite("x", x)
     return x
@@ -107,7 +148,10 @@ def signal(kind: str, x: Any) -> np.ndarray:
     En los saltos devuelve el punto medio (0), que es también el valor al que
     converge la serie de Fourier.
 
-    Ejemplo: ``signal("square", [1.0, -1.0, 0.0])`` → ``[1., -1., 0.]``.
+    Ejemplo (en el salto, x = 0, vale el punto medio)::
+
+        >>> signal("square", [1.0, -1.0, 0.0])
+        array([ 1., -1.,  0.])
     """
     kind = _check_signal(kind)
     x = _as_x(x)
@@ -127,7 +171,11 @@ def fourier_coefficients(kind: str, n_terms: int) -> tuple[np.ndarray, np.ndarra
     Σ_j b_j sin(k_j x) + a_j cos(k_j x). Ninguna de las tres señales tiene
     término constante.
 
-    Ejemplo: ``fourier_coefficients("square", 2)`` → k = [1, 3], b = [4/π, 4/(3π)], a = [0, 0].
+    Ejemplo: la onda cuadrada tiene k = [1, 3], b = [4/π, 4/(3π)] y a = [0, 0]::
+
+        >>> k, b, a = fourier_coefficients("square", 2)
+        >>> k, b * np.pi, a
+        (array([1, 3]), array([4.        , 1.33333333]), array([0., 0.]))
     """
     kind = _check_signal(kind)
     n = check_int("n_terms", n_terms, min_value=0)
@@ -155,7 +203,10 @@ def partial_sum(kind: str, x: Any, n_terms: Any) -> np.ndarray:
     --------
     ``(M,)`` si ``n_terms`` es un entero, ``(K, M)`` si es una lista.
 
-    Ejemplo: ``partial_sum("square", [np.pi / 2], 1)`` → ``[4/π]`` ≈ ``[1.2732]``.
+    Ejemplo: con un término, en x = π/2 la onda cuadrada vale 4/π ≈ 1.2732::
+
+        >>> partial_sum("square", [np.pi / 2], 1).round(4)
+        array([1.2732])
     """
     kind = _check_signal(kind)
     x = _as_x(x)
@@ -203,7 +254,10 @@ def gibbs_overshoot(kind: str, n_terms: Any, *, points: int = 201) -> np.ndarray
     Un arreglo ``(K,)``, o un escalar de NumPy si ``n_terms`` es un entero.
 
     Ejemplo: con la onda cuadrada y 1 término el máximo es 4/π, así que el
-    sobrepaso es (4/π − 1)/2 ≈ 0.1366.
+    sobrepaso es (4/π − 1)/2 ≈ 0.1366::
+
+        >>> round(float(gibbs_overshoot("square", 1)), 4)
+        0.1366
     """
     kind = _check_signal(kind)
     n, scalar = _as_n_terms(n_terms)

@@ -32,6 +32,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
+from libroia._checks import check_choice, check_int, check_text
 from libroia.parallel_sentences import LANGUAGES, SENTENCES
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
 ENCODINGS: dict[str, str] = {"cl100k_base": "GPT-4", "o200k_base": "GPT-4o"}
 
 
-@functools.cache
 def openai_encoding(name: str):
     """Codificación de OpenAI por nombre (``"cl100k_base"`` u ``"o200k_base"``).
 
@@ -62,8 +62,11 @@ def openai_encoding(name: str):
         >>> openai_encoding("cl100k_base").encode("hello world")
         [15339, 1917]
     """
-    if name not in ENCODINGS:
-        raise ValueError(f"`name` debe ser una de {sorted(ENCODINGS)}, pero vale {name!r}")
+    return _load_encoding(check_choice("name", name, sorted(ENCODINGS)))
+
+
+@functools.cache
+def _load_encoding(name: str):
     try:
         import bpe_openai
     except ImportError as err:  # pragma: no cover - depende del entorno
@@ -86,8 +89,7 @@ def token_pieces(encoding, text: str) -> list[str]:
         >>> token_pieces(openai_encoding("cl100k_base"), "tiktoken is great!")
         ['t', 'ik', 'token', ' is', ' great', '!']
     """
-    if not isinstance(text, str):
-        raise TypeError(f"`text` debe ser un str, pero es de tipo {type(text).__name__}")
+    text = check_text("text", text)
     if hasattr(encoding, "token_bytes"):
         to_bytes = encoding.token_bytes
     elif hasattr(encoding, "decode_single_token_bytes"):
@@ -189,9 +191,8 @@ def english_reference_text(max_chars: int | None = None) -> str:
     ocho palabras, terminan en punto, sin código ni símbolos). El texto depende
     de la versión de Python, pero es siempre el mismo para una misma versión.
     """
-    if max_chars is not None and (isinstance(max_chars, bool) or not isinstance(max_chars, int)
-                                  or max_chars < 1):  # fmt: skip
-        raise ValueError(f"`max_chars` debe ser un entero ≥ 1 o None, pero vale {max_chars!r}")
+    if max_chars is not None:
+        max_chars = check_int("max_chars", max_chars, min_value=1)
     paragraphs: list[str] = []
     seen: set[str] = set()
     for mod_name in _STDLIB_MODULES:

@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from libroia._checks import check_float, check_int
-from libroia.scaling import DecoderShape, _check_choice, n_params_decoder
+from libroia._checks import check_choice, check_float, check_int
+from libroia.scaling import DecoderShape, n_params_decoder
 
 __all__ = [
     "BYTES_PER_VALUE", "GIB", "LoRALinear", "SavedTensorsMeter", "activation_bytes",
@@ -49,8 +49,12 @@ BYTES_PER_VALUE = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0
 
 def bytes_per_value(dtype: str, *, name: str = "dtype") -> float:
     """Bytes por número del formato ``dtype`` (``"fp32"``, ``"fp16"``, ``"bf16"``, ``"int8"``,
-    ``"int4"``). Ejemplo: ``bytes_per_value("bf16")`` = 2.0."""
-    return BYTES_PER_VALUE[_check_choice(name, dtype, BYTES_PER_VALUE)]
+    ``"int4"``).
+
+    >>> bytes_per_value("bf16"), bytes_per_value("int4")
+    (2.0, 0.5)
+    """
+    return BYTES_PER_VALUE[check_choice(name, dtype, BYTES_PER_VALUE)]
 
 
 def _check_count(name: str, value: Any) -> float:
@@ -60,9 +64,13 @@ def _check_count(name: str, value: Any) -> float:
 def weights_bytes(n_params: float, dtype: str = "bf16") -> float:
     """Memoria de los pesos: ``n_params × bytes_per_value(dtype)``.
 
-    Ejemplo: 7 000 millones de parámetros en BF16 ocupan 14e9 bytes ≈ 13 GiB.
     Con INT4 no se cuentan las escalas de cuantización (unas pocas centésimas de bit
     por peso con grupos de 128).
+
+    Ejemplo: 7 000 millones de parámetros en BF16 ocupan 14e9 bytes ≈ 13 GiB::
+
+        >>> weights_bytes(7e9, "bf16"), round(weights_bytes(7e9, "bf16") / GIB, 2)
+        (14000000000.0, 13.04)
     """
     return _check_count("n_params", n_params) * bytes_per_value(dtype)
 
@@ -78,7 +86,11 @@ def kv_cache_bytes(
     .. math:: M_{KV} = 2 · L · T · N · d_{kv} · \text{bytes}
 
     Con atención de consultas agrupadas (*grouped-query attention*) ``d_kv < d``.
-    Ejemplo: Llama-2-7B (L=32, d_kv=4096) con T=4096, N=1 en FP16: 2 GiB exactos.
+    Ejemplo: Llama-2-7B (L=32, d_kv=4096) con T=4096, N=1 en FP16: 2 GiB exactos::
+
+        >>> from libroia.scaling import PUBLISHED_SHAPES
+        >>> kv_cache_bytes(PUBLISHED_SHAPES["Llama-2-7B"], context=4096, dtype="fp16") / GIB
+        2.0
     """
     if not isinstance(shape, DecoderShape):
         raise TypeError(f"`shape` debe ser un DecoderShape, pero es {type(shape).__name__}")
@@ -147,7 +159,7 @@ def activation_bytes(
     MLP y ``attention_matrices`` matrices de atención de forma ``(h, T, T)`` por
     secuencia. Para una MLP de ancho 4d, sin *dropout* y en 16 bits, da por capa
 
-    .. math:: 2 · 16 · T · N · d + 2 · h · T^2 · N \ 	ext{bytes};
+    .. math:: 2 · 16 · T · N · d + 2 · h · T^2 · N \ \text{bytes};
 
     con *dropout* reproduce la fórmula ``T·N·d·(34 + 5·h·T/d)`` de Korthikanti et al.
     (2022). Se añaden la norma final, la entrada de la capa de salida y el
@@ -206,6 +218,15 @@ def training_memory_bytes(
     ``activations`` se suma tal cual (ver :func:`activation_bytes`).
 
     Devuelve ``{"weights", "gradients", "master_weights", "optimizer", "activations"}``.
+
+    Ejemplo: mil millones de parámetros con Adam, en FP32 o en precisión mixta, piden
+    16 bytes por parámetro sin contar las activaciones::
+
+        >>> parts = training_memory_bytes(1e9, precision="mixed")
+        >>> parts["weights"], parts["master_weights"], sum(parts.values()) / 1e9
+        (2000000000.0, 4000000000.0, 16.0)
+        >>> sum(training_memory_bytes(1e9, precision="fp32").values()) / 1e9
+        16.0
     """
     n = _check_count("n_params", n_params)
     n_e = n if n_trainable is None else _check_count("n_trainable", n_trainable)
@@ -213,9 +234,9 @@ def training_memory_bytes(
         raise ValueError(
             f"`n_trainable` no puede superar `n_params` ({n:g}), pero vale {n_e:g}"
         )
-    precision = _check_choice("precision", precision, ("fp32", "mixed"))
+    precision = check_choice("precision", precision, ("fp32", "mixed"))
     k = {"adam": 2, "momentum": 1, "sgd": 0}[
-        _check_choice("optimizer", optimizer, ("adam", "momentum", "sgd"))]
+        check_choice("optimizer", optimizer, ("adam", "momentum", "sgd"))]
     low = 4.0 if precision == "fp32" else 2.0
     frozen = low if frozen_dtype is None else bytes_per_value(frozen_dtype, name="frozen_dtype")
     return {
@@ -230,6 +251,36 @@ def training_memory_bytes(
 _LORA_TARGETS = ("q", "k", "v", "qkv", "o", "up", "gate", "down")
 
 
+def _check_targets(targets: Any) -> tuple[str, ...]:
+    """Exige una lista no vacía de nombres exactos; un texto suelto no vale.
+
+    ``"qkv"`` no se acepta: recorrerlo daría ``"q"``, ``"k"`` y ``"v"`` (y ``"q" in "qkv"``
+    es verdad), así que se adaptarían capas que nadie pidió. Se escribe ``("qkv",)``.
+    """
+    if isinstance(targets, str):
+        raise TypeError(
+            f"`targets` debe ser una lista de nombres, no un texto suelto: escribe "
+            f"({targets!r},) en lugar de {targets!r}"
+        )
+    if not isinstance(targets, Iterable):
+        raise TypeError(
+            f"`targets` debe ser una lista de nombres, pero es de tipo {type(targets).__name__}"
+        )
+    targets = tuple(targets)
+    if not targets:
+        raise ValueError("`targets` debe ser una lista no vacía de nombres, pero está vacía")
+    for t in targets:
+        if not isinstance(t, str):
+            raise TypeError(f"`targets` debe contener textos, pero contiene {t!r}")
+    return targets
+
+
+def _check_alpha(alpha: Any) -> float | None:
+    if alpha is None:
+        return None
+    return check_float("alpha", alpha, min_value=0.0, min_inclusive=False)
+
+
 def lora_n_params(shape: DecoderShape, *, rank: int, targets: Sequence[str] = ("q", "v")) -> int:
     """Parámetros entrenables de LoRA: ``r · (d_entrada + d_salida)`` por matriz adaptada.
 
@@ -239,17 +290,20 @@ def lora_n_params(shape: DecoderShape, *, rank: int, targets: Sequence[str] = ("
     GPT del libro), ``"o"`` (salida de la atención; ``proj`` en el GPT), ``"up"``,
     ``"gate"``, ``"down"`` (de cada experto).
 
-    Ejemplo: Llama-2-7B con r=8 en q y v: 32 · 2 · 8 · (4096 + 4096) = 4 194 304.
+    Ejemplo: Llama-2-7B con r=8 en q y v: 32 · 2 · 8 · (4096 + 4096) = 4 194 304::
+
+        >>> from libroia.scaling import PUBLISHED_SHAPES
+        >>> lora_n_params(PUBLISHED_SHAPES["Llama-2-7B"], rank=8, targets=("q", "v"))
+        4194304
     """
     rank = check_int("rank", rank, min_value=1)
-    if isinstance(targets, str) or not targets:
-        raise ValueError(f"`targets` debe ser una lista no vacía de nombres, pero vale {targets!r}")
+    targets = _check_targets(targets)
     d, d_kv, d_ff = shape.d_model, shape.d_kv, shape.d_ff
     dims = {"q": (d, d), "k": (d, d_kv), "v": (d, d_kv), "qkv": (d, d + 2 * d_kv),
             "o": (d, d), "up": (d, d_ff), "gate": (d, d_ff), "down": (d_ff, d)}
     total = 0
     for t in targets:
-        d_in, d_out = dims[_check_choice("targets", t, _LORA_TARGETS)]
+        d_in, d_out = dims[check_choice("targets", t, _LORA_TARGETS)]
         copies = shape.n_experts if t in ("up", "gate", "down") else 1
         total += copies * rank * (d_in + d_out)
     return shape.n_layers * total
@@ -259,7 +313,14 @@ class LoRALinear(nn.Module):
     """Capa lineal congelada más un adaptador de rango bajo: ``y = x Wᵀ + b + s · x Aᵀ Bᵀ``.
 
     ``A`` ``(r, d_entrada)`` empieza aleatoria y ``B`` ``(d_salida, r)`` a cero, así que al
-    principio la capa es exactamente la original; ``s = alpha / r``.
+    principio la capa es exactamente la original; ``s = alpha / r``, con ``alpha > 0``
+    (por omisión, ``alpha = r`` y ``s = 1``).
+
+    Ejemplo: una capa 4 → 3 con r = 2 añade 2 · (4 + 3) = 14 parámetros entrenables::
+
+        >>> layer = LoRALinear(nn.Linear(4, 3), rank=2)
+        >>> sum(p.numel() for p in layer.parameters() if p.requires_grad)
+        14
     """
 
     def __init__(self, base: nn.Linear, rank: int, alpha: float | None = None):
@@ -267,11 +328,12 @@ class LoRALinear(nn.Module):
         if not isinstance(base, nn.Linear):
             raise TypeError(f"`base` debe ser un nn.Linear, pero es {type(base).__name__}")
         rank = check_int("rank", rank, min_value=1)
+        alpha = _check_alpha(alpha)
         self.base = base.requires_grad_(False)
         kw = {"device": base.weight.device, "dtype": base.weight.dtype}
         self.lora_A = nn.Parameter(torch.randn(rank, base.in_features, **kw) / rank)
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank, **kw))
-        self.scale = (rank if alpha is None else check_float("alpha", alpha)) / rank
+        self.scale = (rank if alpha is None else alpha) / rank
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(x) + self.scale * ((x @ self.lora_A.T) @ self.lora_B.T)  # (..., d_out)
@@ -281,16 +343,33 @@ def apply_lora(
     model: nn.Module, *, rank: int, targets: Sequence[str], alpha: float | None = None
 ) -> int:
     """Congela ``model`` y sustituye por :class:`LoRALinear` cada ``nn.Linear`` cuyo nombre
-    de atributo esté en ``targets`` (por ejemplo ``("qkv", "proj")`` en el GPT del libro).
+    de atributo sea exactamente uno de ``targets`` (por ejemplo ``("qkv", "proj")`` en el GPT
+    del libro; ``"qkv"`` a secas no vale, porque es un texto y no una lista de nombres).
 
-    Modifica el modelo en su sitio y devuelve cuántas capas adaptó (``ValueError`` si ninguna).
+    Modifica el modelo en su sitio y devuelve cuántas capas adaptó (``ValueError`` si ninguna,
+    y entonces el modelo queda intacto).
+
+    Ejemplo::
+
+        >>> model = nn.Sequential()
+        >>> model.add_module("up", nn.Linear(4, 8))
+        >>> model.add_module("down", nn.Linear(8, 4))
+        >>> apply_lora(model, rank=2, targets=("up",))
+        1
+        >>> type(model.up).__name__, type(model.down).__name__
+        ('LoRALinear', 'Linear')
     """
-    model.requires_grad_(False)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"`model` debe ser un nn.Module, pero es {type(model).__name__}")
+    rank = check_int("rank", rank, min_value=1)
+    targets = _check_targets(targets)
+    alpha = _check_alpha(alpha)
     swaps = [(parent, name, child) for parent in model.modules()
              for name, child in parent.named_children()
              if name in targets and isinstance(child, nn.Linear)]
     if not swaps:
-        raise ValueError(f"`targets` no coincide con ninguna capa nn.Linear: {tuple(targets)}")
+        raise ValueError(f"`targets` no coincide con ninguna capa nn.Linear: {targets}")
+    model.requires_grad_(False)
     for parent, name, child in swaps:
         setattr(parent, name, LoRALinear(child, rank, alpha))
     return len(swaps)
@@ -330,11 +409,15 @@ class _Packed:
 class SavedTensorsMeter:
     """Mide los bytes que autograd guarda para la pasada hacia atrás.
 
-    Uso::
+    Uso (una capa lineal seguida de tanh guarda su entrada y la salida de tanh,
+    2 · 8 · 256 números de 4 bytes; se lee antes de ``loss.backward()``, que los libera)::
 
-        with SavedTensorsMeter(exclude=model.parameters()) as meter:
-            loss = model(x).sum()
-        meter.bytes  # antes de loss.backward(), que los libera
+        >>> model = nn.Linear(256, 256, bias=False)
+        >>> x = torch.randn(8, 256)
+        >>> with SavedTensorsMeter(exclude=model.parameters()) as meter:
+        ...     loss = torch.tanh(model(x)).sum()
+        >>> meter.bytes
+        16384
 
     Solo cuenta lo que sigue guardado cuando se lee ``bytes`` (un grafo que ya se
     liberó, como el de una comprobación intermedia, no cuenta). Cada almacenamiento
@@ -384,7 +467,19 @@ def gradient_checkpointing(blocks: Iterable[nn.Module]) -> Iterator[None]:
 
     Usa ``torch.utils.checkpoint.checkpoint`` en su variante reentrante, que guarda las
     entradas con el mecanismo normal de autograd (y así :class:`SavedTensorsMeter` las ve).
-    Ejemplo: ``with gradient_checkpointing(model.blocks): loss = ...``.
+    Ejemplo: tres bloques lineal–tanh–lineal; con recálculo solo se guardan sus tres
+    entradas, 3 · (2 · 16) números de 4 bytes::
+
+        >>> blocks = nn.Sequential(*[
+        ...     nn.Sequential(nn.Linear(16, 64), nn.Tanh(), nn.Linear(64, 16)) for _ in range(3)])
+        >>> x = torch.randn(2, 16, requires_grad=True)
+        >>> with SavedTensorsMeter(exclude=blocks.parameters()) as full:
+        ...     loss = blocks(x).sum()
+        >>> with gradient_checkpointing(blocks), SavedTensorsMeter(
+        ...         exclude=blocks.parameters()) as recomputed:
+        ...     loss = blocks(x).sum()
+        >>> full.bytes, recomputed.bytes
+        (1920, 384)
     """
     from torch.utils.checkpoint import checkpoint
 

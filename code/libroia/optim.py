@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from libroia._checks import check_float, check_int
+from libroia._checks import check_choice, check_float, check_int
 from libroia.regression import CurveFit, FourierFit, _vector
 
 __all__ = [
@@ -194,8 +194,7 @@ def evals_to_reach(history: History, target: float, *, kind: str = "loss") -> fl
     ``kind`` elige el contador: ``"loss"`` (valores de L) o ``"grad"`` (gradientes).
     """
     target = check_float("target", target)
-    if kind not in ("loss", "grad"):
-        raise ValueError(f"`kind` debe ser 'loss' o 'grad', pero vale {kind!r}")
+    kind = check_choice("kind", kind, ("loss", "grad"))
     counter = history.loss_evals if kind == "loss" else history.grad_evals
     hit = np.flatnonzero(history.loss <= target)
     return float(counter[hit[0]]) if hit.size else float("nan")

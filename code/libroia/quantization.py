@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from libroia._checks import array_namespace, check_array, check_int
+from libroia._checks import array_namespace, check_array, check_choice, check_finite, check_int
 
 __all__ = [
     "dequantize",
@@ -51,11 +51,13 @@ def to_format(x: Any, dtype: str) -> torch.Tensor:
     """Redondea ``x`` al formato de coma flotante ``dtype`` (``"fp32"``, ``"fp16"``, ``"bf16"``).
 
     Los valores demasiado grandes se vuelven ``inf`` (desbordamiento) y los
-    demasiado pequeños, 0 (subdesbordamiento). Ejemplo:
-    ``to_format(torch.tensor(70000.0), "fp16")`` da ``inf``; en BF16, 70 144.
+    demasiado pequeños, 0 (subdesbordamiento). Ejemplo: 70 000 no cabe en FP16 (su
+    máximo es 65 504), pero sí en BF16, que lo redondea a 70 144::
+
+        >>> to_format(torch.tensor(70000.0), "fp16").item(), to_format(70000.0, "bf16").item()
+        (inf, 70144.0)
     """
-    if not isinstance(dtype, str) or dtype not in _TORCH_DTYPES:
-        raise ValueError(f'`dtype` debe ser uno de "fp32", "fp16", "bf16", pero vale {dtype!r}')
+    dtype = check_choice("dtype", dtype, tuple(_TORCH_DTYPES))
     return torch.as_tensor(x).to(_TORCH_DTYPES[dtype])
 
 
@@ -76,10 +78,19 @@ def quantize_absmax(w: Any, *, bits: int = 8, axis: int | None = None) -> tuple[
 
     Devuelve ``(q, s)``: ``q`` enteros en ``int8`` con la forma de ``w`` y ``s`` la
     escala (escalar, o con la dimensión ``axis`` conservada y las demás de tamaño 1).
-    Ejemplo: ``quantize_absmax(np.array([0.5, -1.27]))`` da ``q = [50, -127]``, ``s = 0.01``.
+    ``w`` debe ser finito: con un ``inf`` la escala sería infinita y todo se volvería 0,
+    y con un ``nan`` todo sería ``nan``, así que se rechazan con un ``ValueError``.
+
+    Ejemplo: el máximo absoluto es 1.27, así que s = 1.27/127 = 0.01::
+
+        >>> import numpy as np
+        >>> q, s = quantize_absmax(np.array([0.5, -1.27]))
+        >>> q, round(float(s), 6)
+        (array([  50, -127], dtype=int8), 0.01)
     """
     w = check_array("w", w)
     xp = array_namespace(w)
+    check_finite("w", w)
     q_max = 2 ** (_check_bits(bits) - 1) - 1
     if axis is None:
         amax = xp.max(xp.abs(w))
@@ -93,7 +104,12 @@ def quantize_absmax(w: Any, *, bits: int = 8, axis: int | None = None) -> tuple[
 
 
 def dequantize(q: Any, scale: Any) -> Any:
-    """Vuelve a números reales: ``w ≈ q · s`` (inversa aproximada de :func:`quantize_absmax`)."""
+    """Vuelve a números reales: ``w ≈ q · s`` (inversa aproximada de :func:`quantize_absmax`).
+
+    >>> import numpy as np
+    >>> dequantize(*quantize_absmax(np.array([0.5, -1.27])))
+    array([ 0.5 , -1.27])
+    """
     q, scale = check_array("q", q), check_array("scale", scale)
     xp = array_namespace(q, scale)
     return xp.astype(q, scale.dtype) * scale

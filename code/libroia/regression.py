@@ -27,7 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from libroia._checks import check_array, check_finite, check_float, check_int, describe_shape
+from libroia._checks import (
+    check_choice,
+    check_finite,
+    check_float,
+    check_int,
+    check_numpy,
+    check_shape,
+    describe_shape,
+)
 
 __all__ = [
     "CurveFit",
@@ -41,14 +49,8 @@ __all__ = [
 
 def _vector(name: str, x: Any, size: int | None = None) -> np.ndarray:
     """Exige un vector 1-D de NumPy, finito, de tamaño ``size`` si se da."""
-    x = check_array(name, x)
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"`{name}` debe ser un arreglo de NumPy, pero es {type(x).__name__}")
-    if x.ndim != 1 or (size is not None and x.shape[0] != size):
-        expected = f"({size},)" if size is not None else "(N,)"
-        raise ValueError(
-            f"`{name}` debe tener forma {expected}, pero tiene forma {describe_shape(x.shape)}"
-        )
+    x = check_numpy(name, x)
+    check_shape(name, x, (size,), f"({size},)" if size is not None else "(N,)")
     check_finite(name, x)
     return x.astype(float)
 
@@ -66,7 +68,7 @@ class _Fit:
         object.__setattr__(self, "y", _vector("y", self.y, x.shape[0]))
 
     def _theta(self, theta: Any) -> np.ndarray:
-        theta = np.asarray(theta, dtype=float)
+        theta = check_numpy("theta", theta).astype(float)
         if theta.ndim == 0 or theta.shape[-1] != self.n_params:
             raise ValueError(
                 f"`theta` debe tener forma (..., {self.n_params}), "
@@ -233,14 +235,17 @@ def make_data(
     ``kind`` es ``"square"``, ``"sawtooth"`` o ``"triangle"`` (ver :mod:`libroia.fourier`)
     o ``"smooth"`` (sin x + 0.3·sin 3x). Con ``noise=0`` los ``y`` son exactos.
 
-    Ejemplo: ``make_data(4, noise=0)[1]`` son los signos de sin x en 4 puntos, ±1.
+    Ejemplo: sin ruido, los ``y`` de la onda cuadrada son los signos de sin x, ±1::
+
+        >>> x, y = make_data(4, noise=0)
+        >>> bool(np.all(y == np.sign(np.sin(x))))
+        True
     """
     from libroia.fourier import SIGNALS, signal
 
     n = check_int("n", n, min_value=2)
     noise = check_float("noise", noise, min_value=0.0)
-    if kind not in (*SIGNALS, "smooth"):
-        raise ValueError(f"`kind` debe ser una de {(*SIGNALS, 'smooth')}, pero vale {kind!r}")
+    kind = check_choice("kind", kind, (*SIGNALS, "smooth"))
     rng = np.random.default_rng(check_int("seed", seed, min_value=0))
     x = np.sort(rng.uniform(-np.pi, np.pi, n))
     clean = np.sin(x) + 0.3 * np.sin(3 * x) if kind == "smooth" else signal(kind, x)

@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from libroia._checks import (
-    check_array,
+    check_choice,
     check_float,
     check_int,
+    check_numpy,
+    check_shape,
     describe_shape,
-    is_torch,
 )
 
 __all__ = [
@@ -44,53 +45,31 @@ __all__ = [
 # --- comprobaciones privadas ---------------------------------------------------------------
 
 
-def _as_numpy(name: str, x: Any) -> np.ndarray:
-    """Exige un arreglo real de NumPy (acepta listas); rechaza tensores con un mensaje claro."""
-    x = check_array(name, x)
-    if is_torch(x):
-        raise TypeError(
-            f"`{name}` debe ser un arreglo de NumPy, pero es un tensor de PyTorch "
-            "(usa `.detach().numpy()` o las capas de `torch.nn`)"
-        )
-    return x
-
-
-def _check_shape(name: str, x: np.ndarray, expected: tuple, layout: str) -> None:
-    """Compara la forma de ``x`` con ``expected`` (``None`` = cualquier tamaño)."""
-    ok = x.ndim == len(expected) and all(
-        e is None or s == e for s, e in zip(x.shape, expected, strict=True)
-    )
-    if not ok:
-        raise ValueError(
-            f"`{name}` debe tener forma {layout}, pero tiene forma {describe_shape(x.shape)}"
-        )
-
-
 def _check_rnn_args(x, h0, W_xh, W_hh, b):
     """Valida y convierte los argumentos de la recurrencia; devuelve arreglos del mismo tipo."""
     x, h0, W_xh, W_hh, b = (
-        _as_numpy(n, a)
+        check_numpy(n, a)
         for n, a in zip(("x", "h0", "W_xh", "W_hh", "b"), (x, h0, W_xh, W_hh, b), strict=True)
     )
-    _check_shape("x", x, (None, None, None), "(N, T, d_in)")
+    check_shape("x", x, (None, None, None), "(N, T, d_in)")
     N, T, d_in = x.shape
     if N == 0 or T == 0:
         raise ValueError(
             "`x` debe tener al menos un ejemplo y un paso, "
             f"pero tiene forma {describe_shape(x.shape)}"
         )
-    _check_shape("W_xh", W_xh, (d_in, None), f"(d_in, d_h) con d_in = {d_in} (como `x`)")
+    check_shape("W_xh", W_xh, (d_in, None), f"(d_in, d_h) con d_in = {d_in} (como `x`)")
     d_h = W_xh.shape[1]
-    _check_shape("W_hh", W_hh, (d_h, d_h), f"(d_h, d_h) con d_h = {d_h} (como `W_xh`)")
-    _check_shape("h0", h0, (N, d_h), f"(N, d_h) = ({N}, {d_h})")
-    _check_shape("b", b, (d_h,), f"(d_h,) = ({d_h},)")
+    check_shape("W_hh", W_hh, (d_h, d_h), f"(d_h, d_h) con d_h = {d_h} (como `W_xh`)")
+    check_shape("h0", h0, (N, d_h), f"(N, d_h) = ({N}, {d_h})")
+    check_shape("b", b, (d_h,), f"(d_h,) = ({d_h},)")
     dtype = np.result_type(x, h0, W_xh, W_hh, b, np.float32)
     return tuple(np.asarray(a, dtype=dtype) for a in (x, h0, W_xh, W_hh, b))
 
 
 def _check_H(name: str, H: Any, shape: tuple, dtype) -> np.ndarray:
-    H = _as_numpy(name, H)
-    _check_shape(name, H, shape, f"(N, T, d_h) = {describe_shape(shape)}")
+    H = check_numpy(name, H)
+    check_shape(name, H, shape, f"(N, T, d_h) = {describe_shape(shape)}")
     return np.asarray(H, dtype=dtype)
 
 
@@ -112,8 +91,12 @@ def rnn_forward(x, h0, W_xh, W_hh, b) -> np.ndarray:
     --------
     H : (N, T, d_h), con ``H[:, t - 1] = h_t`` (``h0`` no se incluye).
 
-    Ejemplo a mano: con d_in = d_h = 1, ``W_xh = [[1]]``, ``W_hh = [[0]]``, ``b = [0]`` y
-    ``x = [[[0], [1]]]`` se obtiene ``H = [[[tanh 0], [tanh 1]]] ≈ [[[0], [0.7616]]]``.
+    Ejemplo a mano: con d_in = d_h = 1, ``W_xh = [[1]]``, ``W_hh = [[0]]`` y ``b = [0]``,
+    cada estado es la tangente hiperbólica de su entrada, ``H = [[[tanh 0], [tanh 1]]]``::
+
+        >>> rnn_forward([[[0.0], [1.0]]], [[0.0]], [[1.0]], [[0.0]], [0.0]).round(4)
+        array([[[0.    ],
+                [0.7616]]])
     """
     x, h0, W_xh, W_hh, b = _check_rnn_args(x, h0, W_xh, W_hh, b)
     N, T, _ = x.shape
@@ -144,11 +127,11 @@ def hidden_grads(H, W_hh, dH):
     --------
     G : (N, T, d_h) con ``G[:, t - 1] = ∂L/∂h_t``, y g0 : (N, d_h) = ∂L/∂h_0.
     """
-    H = _as_numpy("H", H)
-    W_hh = _as_numpy("W_hh", W_hh)
-    _check_shape("H", H, (None, None, None), "(N, T, d_h)")
+    H = check_numpy("H", H)
+    W_hh = check_numpy("W_hh", W_hh)
+    check_shape("H", H, (None, None, None), "(N, T, d_h)")
     N, T, d_h = H.shape
-    _check_shape("W_hh", W_hh, (d_h, d_h), f"(d_h, d_h) con d_h = {d_h} (como `H`)")
+    check_shape("W_hh", W_hh, (d_h, d_h), f"(d_h, d_h) con d_h = {d_h} (como `H`)")
     dtype = np.result_type(H, W_hh, np.float32)
     dH = _check_H("dH", dH, H.shape, dtype)
     H = np.asarray(H, dtype=dtype)
@@ -218,16 +201,16 @@ def gradient_norms_by_distance(H, W_hh, g_last=None) -> np.ndarray:
     --------
     norms : (N, T + 1) con ``norms[:, k] = ‖∂L/∂h_{T-k}‖``; ``norms[:, 0] = ‖g_last‖``.
     """
-    H = _as_numpy("H", H)
-    _check_shape("H", H, (None, None, None), "(N, T, d_h)")
+    H = check_numpy("H", H)
+    check_shape("H", H, (None, None, None), "(N, T, d_h)")
     N, _, d_h = H.shape
     if g_last is None:
         g_last = np.full((N, d_h), 1.0 / np.sqrt(d_h))
-    g_last = _as_numpy("g_last", g_last)
+    g_last = check_numpy("g_last", g_last)
     if g_last.ndim == 1:
-        _check_shape("g_last", g_last, (d_h,), f"(d_h,) = ({d_h},) o (N, d_h)")
+        check_shape("g_last", g_last, (d_h,), f"(d_h,) = ({d_h},) o (N, d_h)")
         g_last = np.broadcast_to(g_last, (N, d_h))
-    _check_shape("g_last", g_last, (N, d_h), f"(N, d_h) = ({N}, {d_h}) o (d_h,)")
+    check_shape("g_last", g_last, (N, d_h), f"(N, d_h) = ({N}, {d_h}) o (d_h,)")
     dH = np.zeros(H.shape, dtype=np.result_type(H, g_last, np.float32))  # (N, T, d_h)
     dH[:, -1] = g_last
     G, g0 = hidden_grads(H, W_hh, dH)
@@ -255,11 +238,11 @@ def jacobian_product_norms(H, W_hh) -> np.ndarray:
     --------
     norms : (N, T + 1) con ``norms[:, k] = ‖∂h_T/∂h_{T-k}‖₂``; ``norms[:, 0] = 1`` (identidad).
     """
-    H = _as_numpy("H", H)
-    W_hh = _as_numpy("W_hh", W_hh)
-    _check_shape("H", H, (None, None, None), "(N, T, d_h)")
+    H = check_numpy("H", H)
+    W_hh = check_numpy("W_hh", W_hh)
+    check_shape("H", H, (None, None, None), "(N, T, d_h)")
     N, T, d_h = H.shape
-    _check_shape("W_hh", W_hh, (d_h, d_h), f"(d_h, d_h) con d_h = {d_h} (como `H`)")
+    check_shape("W_hh", W_hh, (d_h, d_h), f"(d_h, d_h) con d_h = {d_h} (como `H`)")
     dtype = np.result_type(H, W_hh, np.float32)
     P = np.broadcast_to(np.eye(d_h, dtype=dtype), (N, d_h, d_h)).copy()  # (N, d_h, d_h)
     norms = np.ones((N, T + 1), dtype=dtype)
@@ -274,9 +257,12 @@ def spectral_radius(W) -> float:
     """Radio espectral ρ(W) = max |λ_i|, el mayor módulo de los valores propios de ``W`` (d, d).
 
     Ejemplo a mano: ``W = [[0, 2], [0.5, 0]]`` tiene valores propios ±1, así que ρ = 1
-    (aunque su norma espectral ‖W‖₂ valga 2).
+    (aunque su norma espectral ‖W‖₂ valga 2)::
+
+        >>> spectral_radius([[0.0, 2.0], [0.5, 0.0]])
+        1.0
     """
-    W = _as_numpy("W", W)
+    W = check_numpy("W", W)
     if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] == 0:
         raise ValueError(f"`W` debe ser una matriz cuadrada (d, d), pero tiene forma "
                          f"{describe_shape(W.shape)}")
@@ -295,8 +281,7 @@ def recurrent_matrix(d_h: int, radius: float, *, kind: str = "gaussian", rng=Non
     """
     d_h = check_int("d_h", d_h, min_value=1)
     radius = check_float("radius", radius, min_value=0.0)
-    if kind not in ("gaussian", "orthogonal"):
-        raise ValueError(f"`kind` debe ser 'gaussian' u 'orthogonal', pero vale {kind!r}")
+    kind = check_choice("kind", kind, ("gaussian", "orthogonal"))
     rng = np.random.default_rng(rng)
     M = rng.standard_normal((d_h, d_h))
     if kind == "orthogonal":
@@ -329,15 +314,18 @@ def clip_grad_norm(grads, max_norm: float):
     ``(clipped, total)``: copias recortadas en un contenedor del mismo tipo (la entrada no se
     modifica) y la norma global antes de recortar (``float``).
 
-    Ejemplo a mano: ``clip_grad_norm([np.array([3.0, 4.0])], 1.0)`` devuelve
-    ``([array([0.6, 0.8])], 5.0)`` (salvo el 1e-6).
+    Ejemplo a mano: el vector (3, 4) mide 5 y se recorta a (0.6, 0.8) (salvo el 1e-6)::
+
+        >>> clipped, total = clip_grad_norm([np.array([3.0, 4.0])], 1.0)
+        >>> total, clipped[0].round(6)
+        (5.0, array([0.6, 0.8]))
     """
     max_norm = check_float("max_norm", max_norm, min_value=0.0, min_inclusive=False)
     if isinstance(grads, Mapping):
         names = list(grads)
-        arrays = [_as_numpy(f"grads[{n!r}]", grads[n]) for n in names]
+        arrays = [check_numpy(f"grads[{n!r}]", grads[n]) for n in names]
     elif isinstance(grads, Sequence) and not isinstance(grads, (str, bytes)):
-        arrays = [_as_numpy(f"grads[{i}]", g) for i, g in enumerate(grads)]
+        arrays = [check_numpy(f"grads[{i}]", g) for i, g in enumerate(grads)]
     else:
         raise TypeError(
             "`grads` debe ser un diccionario o una lista de arreglos de NumPy, "

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from libroia._checks import check_float, check_int
+from libroia._checks import check_choice, check_float, check_int, check_numpy, describe_shape
 from libroia.rnn import clip_grad_norm, recurrent_matrix, rnn_backward, rnn_forward
 from libroia.tasks import first_token_batch, first_value_batch
 
@@ -140,8 +140,7 @@ class RecurrentClassifier(nn.Module):
         seed: int | None = None,
     ):
         super().__init__()
-        if kind not in ("rnn", "lstm"):
-            raise ValueError(f"`kind` debe ser 'rnn' o 'lstm', pero vale {kind!r}")
+        kind = check_choice("kind", kind, ("rnn", "lstm"))
         n_inputs = check_int("n_inputs", n_inputs, min_value=1)
         n_classes = check_int("n_classes", n_classes, min_value=2)
         d_h = check_int("d_h", d_h, min_value=1)
@@ -167,17 +166,17 @@ class RecurrentClassifier(nn.Module):
         if x.ndim != 3 or x.shape[-1] != self.n_inputs:
             raise ValueError(
                 f"`x` debe tener forma (N, T, n_inputs) con n_inputs = {self.n_inputs}, "
-                f"pero tiene forma {tuple(x.shape)}"
+                f"pero tiene forma {describe_shape(x.shape)}"
             )
         H, _ = self.recurrent(x)  # (N, T, d_h)
         return self.readout(H[:, -1])  # (N, n_classes)
 
 
 def _one_hot(model: RecurrentClassifier, tokens: np.ndarray) -> torch.Tensor:
-    if tokens.max() >= model.n_inputs:
+    if tokens.size and (tokens.min() < 0 or tokens.max() >= model.n_inputs):
         raise ValueError(
-            f"los símbolos deben ser menores que `n_inputs` = {model.n_inputs}, "
-            f"pero aparece {int(tokens.max())}"
+            f"`tokens` debe contener símbolos entre 0 y `n_inputs` - 1 = {model.n_inputs - 1}, "
+            f"pero va de {int(tokens.min())} a {int(tokens.max())}"
         )
     ids = torch.as_tensor(tokens, dtype=torch.int64)
     return nn.functional.one_hot(ids, model.n_inputs).float()  # (N, T, V)
@@ -240,12 +239,20 @@ def input_grad_norms(model: RecurrentClassifier, tokens, y) -> np.ndarray:
     Devuelve un arreglo (T,) con la media sobre el lote; la posición 0 es la primera.
     No modifica los gradientes guardados en los parámetros del modelo.
     """
-    tokens = np.asarray(tokens)
-    y = np.asarray(y)
+    tokens = check_numpy("tokens", tokens)
+    y = check_numpy("y", y)
     if tokens.ndim != 2 or y.shape != (tokens.shape[0],):
         raise ValueError(
             "`tokens` debe tener forma (N, T) e `y` forma (N,), pero tienen formas "
-            f"{tokens.shape} y {y.shape}"
+            f"{describe_shape(tokens.shape)} y {describe_shape(y.shape)}"
+        )
+    for name, ids in (("tokens", tokens), ("y", y)):
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"`{name}` debe contener enteros, pero su tipo es {ids.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= model.readout.out_features):
+        raise ValueError(
+            f"`y` debe contener clases entre 0 y {model.readout.out_features - 1}, "
+            f"pero va de {int(y.min())} a {int(y.max())}"
         )
     x = _one_hot(model, tokens).requires_grad_(True)  # (N, T, V)
     loss = nn.functional.cross_entropy(model(x), torch.as_tensor(y, dtype=torch.int64))

@@ -28,6 +28,12 @@ def first_value_batch(N: int, T: int, rng=None) -> tuple[np.ndarray, np.ndarray]
     Devuelve
     --------
     x : (N, T, 1) ``float32``; y : (N,) ``float32`` con ``y = x[:, 0, 0]``.
+
+    Ejemplo::
+
+        >>> x, y = first_value_batch(2, 3, rng=0)
+        >>> x.shape, y.shape, bool((y == x[:, 0, 0]).all())
+        ((2, 3, 1), (2,), True)
     """
     N = check_int("N", N, min_value=1)
     T = check_int("T", T, min_value=1)
@@ -46,12 +52,19 @@ def first_token_batch(
     Al final hay que decir cuál era el primer símbolo: acertar por azar tiene probabilidad
     ``1 / n_symbols``.
 
-    Ejemplo con ``n_symbols=2, n_distractors=2, T=4``: ``tokens = [1, 3, 2, 2]``, ``y = 1``.
-
     Devuelve
     --------
     tokens : (N, T) ``int64`` con valores en ``[0, V)``, ``V = n_symbols + n_distractors``;
     y : (N,) ``int64`` con ``y = tokens[:, 0]``.
+
+    Ejemplo con ``n_symbols=2`` (símbolos 0 y 1) y ``n_distractors=2`` (2 y 3)::
+
+        >>> tokens, y = first_token_batch(2, 4, n_symbols=2, n_distractors=2, rng=0)
+        >>> tokens
+        array([[1, 3, 2, 2],
+               [1, 2, 2, 2]])
+        >>> y
+        array([1, 1])
     """
     N = check_int("N", N, min_value=1)
     T = check_int("T", T, min_value=1)

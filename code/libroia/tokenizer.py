@@ -15,6 +15,11 @@ El entrenamiento cuenta los pares sobre los *tipos* de palabra (cada trozo
 distinto una sola vez, con su frecuencia) y, tras cada fusión, actualiza solo
 las palabras que contienen el par fusionado: no vuelve a recorrer el texto.
 
+El mismo algoritmo sirve para un tokenizador real: :func:`merges_from_ranks`
+convierte el vocabulario de ``cl100k_base`` (el de GPT-3.5 y GPT-4) en fusiones,
+y con su expresión regular de troceado ``BPETokenizer`` da los mismos ids que
+``tiktoken`` (las pruebas lo comprueban con texto en español, emojis y código).
+
 Ejemplo que puedes comprobar a mano (el de la Wikipedia, con ``a`` = 97,
 ``b`` = 98, ``c`` = 99, ``d`` = 100)::
 
@@ -37,17 +42,18 @@ import itertools
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import regex
 
-from libroia._checks import check_int
+from libroia._checks import check_int, check_text, check_token_ids
 
 __all__ = [
     "PATTERN",
     "BPETokenizer",
     "merge_pair",
+    "merges_from_ranks",
     "pair_counts",
     "tokens_per_word",
 ]
@@ -94,10 +100,15 @@ def merge_pair(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[i
     return out
 
 
-def _check_text(name: str, text: object) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"`{name}` debe ser un str, pero es de tipo {type(text).__name__}")
-    return text
+def _apply_merges(ids: list[int], ranks: Mapping[tuple[int, int], int]) -> list[int]:
+    """Aplica las fusiones de ``ranks`` (par → id nuevo) a un trozo, la más antigua primero."""
+    while len(ids) >= 2:
+        # El par presente con la fusión más antigua (id nuevo más bajo).
+        pair = min(itertools.pairwise(ids), key=lambda p: ranks.get(p, 1 << 62))
+        if pair not in ranks:
+            break
+        ids = merge_pair(ids, pair, ranks[pair])
+    return ids
 
 
 def _to_bytes(text: str) -> bytes:
@@ -119,7 +130,7 @@ class BPETokenizer:
     def __init__(
         self, merges: Iterable[tuple[tuple[int, int], int]] = (), pattern: str = PATTERN
     ) -> None:
-        self.pattern = _check_text("pattern", pattern)
+        self.pattern = check_text("pattern", pattern)
         self._split = regex.compile(pattern)
         self.merges: list[tuple[tuple[int, int], int]] = []
         self._vocab: list[bytes] = [bytes([i]) for i in range(256)]
@@ -162,7 +173,7 @@ class BPETokenizer:
         ids menores (``(a, b)`` en orden lexicográfico), así el resultado no
         depende del orden en que se recorren los datos.
         """
-        text = _check_text("text", text)
+        text = check_text("text", text)
         vocab_size = check_int("vocab_size", vocab_size, min_value=256)
         tok = cls(pattern=pattern)
         # Tipos de palabra: cada trozo distinto una vez, con su frecuencia.
@@ -229,15 +240,7 @@ class BPETokenizer:
         return len(self._vocab)
 
     def _encode_chunk(self, chunk: str) -> list[int]:
-        ids = list(_to_bytes(chunk))
-        ranks = self._ranks
-        while len(ids) >= 2:
-            # El par presente con la fusión más antigua (id nuevo más bajo).
-            pair = min(itertools.pairwise(ids), key=lambda p: ranks.get(p, 1 << 62))
-            if pair not in ranks:
-                break
-            ids = merge_pair(ids, pair, ranks[pair])
-        return ids
+        return _apply_merges(list(_to_bytes(chunk)), self._ranks)
 
     def encode(self, text: str) -> list[int]:
         """Convierte ``text`` en una lista de ids de token (longitud T).
@@ -247,7 +250,7 @@ class BPETokenizer:
             >>> BPETokenizer().encode("ñ")  # sin fusiones: los 2 bytes UTF-8 de «ñ»
             [195, 177]
         """
-        text = _check_text("text", text)
+        text = check_text("text", text)
         out: list[int] = []
         cache = self._cache
         for chunk in self._split.findall(text):
@@ -260,19 +263,9 @@ class BPETokenizer:
         return out
 
     def _check_ids(self, ids: object) -> list[int]:
-        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
-            raise TypeError(
-                f"`ids` debe ser una secuencia de enteros, pero es de tipo {type(ids).__name__}"
-            )
-        if hasattr(ids, "tolist"):  # tensor de PyTorch o arreglo de NumPy
-            ids = ids.tolist()
-        ids = list(ids)
-        for i in ids:
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.vocab_size:
-                raise ValueError(
-                    f"`ids` debe contener enteros en [0, {self.vocab_size}), pero contiene {i!r}"
-                )
-        return ids
+        if isinstance(ids, Iterator):  # un generador: se consume una vez
+            ids = list(ids)
+        return check_token_ids("ids", ids, vocab_size=self.vocab_size)
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """Los bytes que representan ``ids``, concatenados."""
@@ -347,6 +340,85 @@ class BPETokenizer:
         return f"BPETokenizer(vocab_size={self.vocab_size})"
 
 
+def merges_from_ranks(
+    ranks: Mapping[bytes, int],
+) -> tuple[list[tuple[tuple[int, int], int]], list[int]]:
+    """Convierte el vocabulario de una codificación de OpenAI en fusiones de :class:`BPETokenizer`.
+
+    Las codificaciones de ``tiktoken`` (``cl100k_base``, la de GPT-3.5 y GPT-4)
+    no guardan la lista de fusiones sino un *rango* por token: ``ranks[b]`` es el
+    id del token de bytes ``b``, y al codificar se junta siempre el par vecino
+    cuya unión tiene el rango más bajo. Las fusiones se recuperan en orden de
+    rango: cada token de dos o más bytes se codifica con las fusiones ya
+    recuperadas (todas de rango menor) y debe quedar en exactamente dos piezas,
+    que son el par que lo forma (el método de ``minbpe``, de Karpathy).
+
+    En :class:`BPETokenizer` los ids 0–255 son los bytes en su orden natural,
+    mientras que en ``tiktoken`` los 256 bytes tienen otros rangos (están
+    permutados). Por eso se devuelve también la traducción de ids.
+
+    Parámetros
+    ----------
+    ranks:
+        ``{bytes del token: rango}``; debe contener los 256 bytes sueltos y rangos
+        distintos (los tokens especiales, como ``<|endoftext|>``, no van aquí).
+
+    Devuelve
+    --------
+    ``(merges, to_rank)``: ``merges`` sirve para ``BPETokenizer(merges, pattern=...)`` y
+    ``to_rank`` es una lista de longitud V con ``to_rank[i]`` = id de ``tiktoken``
+    del token ``i`` de :class:`BPETokenizer`.
+
+    Ejemplo con un vocabulario diminuto en el que los bytes «a» (97) y «b» (98)
+    tienen los rangos cambiados y hay dos fusiones, «ab» y «abb»::
+
+        >>> ranks = {bytes([b]): b for b in range(256)}
+        >>> ranks[b"a"], ranks[b"b"] = 98, 97
+        >>> ranks.update({b"ab": 256, b"abb": 257})
+        >>> merges, to_rank = merges_from_ranks(ranks)
+        >>> merges
+        [((97, 98), 256), ((256, 98), 257)]
+        >>> BPETokenizer(merges).encode("abba")
+        [257, 97]
+        >>> [to_rank[i] for i in [257, 97]]  # los ids de tiktoken
+        [257, 98]
+    """
+    if not isinstance(ranks, Mapping):
+        raise TypeError(
+            f"`ranks` debe ser un diccionario {{bytes: rango}}, pero es de tipo "
+            f"{type(ranks).__name__}"
+        )
+    for token, rank in ranks.items():
+        if not isinstance(token, bytes) or not token:
+            raise TypeError(f"`ranks` debe tener claves bytes no vacías, pero contiene {token!r}")
+        check_int(f"ranks[{token!r}]", rank, min_value=0)
+    if len(set(ranks.values())) != len(ranks):
+        raise ValueError("`ranks` debe dar un rango distinto a cada token, pero hay repetidos")
+    missing = [b for b in range(256) if bytes([b]) not in ranks]
+    if missing:
+        raise ValueError(
+            f"`ranks` debe contener los 256 bytes sueltos, pero le faltan {len(missing)} "
+            f"(el primero, {bytes([missing[0]])!r})"
+        )
+    to_rank = [int(ranks[bytes([b])]) for b in range(256)]
+    pair_ids: dict[tuple[int, int], int] = {}
+    merges: list[tuple[tuple[int, int], int]] = []
+    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
+        if len(token) == 1:
+            continue
+        parts = _apply_merges(list(token), pair_ids)
+        if len(parts) != 2:
+            raise ValueError(
+                f"`ranks`: el token {token!r} (rango {rank}) no se forma uniendo dos tokens de "
+                f"rango menor, sino que queda en {len(parts)} piezas"
+            )
+        new_id = 256 + len(merges)
+        pair_ids[(parts[0], parts[1])] = new_id
+        merges.append(((parts[0], parts[1]), new_id))
+        to_rank.append(int(rank))
+    return merges, to_rank
+
+
 def tokens_per_word(encode: Callable[[str], Sequence[int]], text: str) -> float:
     """Tokens por palabra: ``len(encode(text)) / len(text.split())``.
 
@@ -360,7 +432,7 @@ def tokens_per_word(encode: Callable[[str], Sequence[int]], text: str) -> float:
     """
     if not callable(encode):
         raise TypeError(f"`encode` debe ser una función, pero es de tipo {type(encode).__name__}")
-    text = _check_text("text", text)
+    text = check_text("text", text)
     n_words = len(text.split())
     if n_words == 0:
         raise ValueError("`text` debe contener al menos una palabra, pero está vacío")
