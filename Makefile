@@ -4,6 +4,7 @@
 #   make serve  vista previa que se recarga al guardar un capítulo
 #   make bench  mediciones de velocidad (no son pruebas)
 #   make zip    el sitio entero en un .zip para leerlo sin conexión
+#   make wheel  la rueda de libroia (con la prosa del libro) en _build/dist
 #   make clean  borra _build (no el entorno)
 
 PYTHON ?= python3
@@ -15,14 +16,17 @@ JB_FLAGS := -W -n --keep-going
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: html test serve bench zip clean lint venv
+.PHONY: html test serve bench zip clean lint venv wheel
 
-# Instala solo cuando cambian los requisitos (fichero sello en .venv).
-$(STAMP_BOOK): requirements.txt pyproject.toml
+# Instala solo cuando cambian los requisitos (fichero sello en .venv). Dos paquetes
+# editables: libroia (el del lector, en la raíz) y libroia-sphinx (las extensiones
+# que construyen el sitio, code/libroia_sphinx/). pip comprueba las dependencias que
+# declara cada uno; requirements.txt ya las fija, así que no descarga nada más.
+$(STAMP_BOOK): requirements.txt pyproject.toml code/libroia_sphinx/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e . -e code/libroia_sphinx
 	touch $@
 
 $(STAMP_TEST): $(STAMP_BOOK) requirements-test.txt
@@ -31,8 +35,13 @@ $(STAMP_TEST): $(STAMP_BOOK) requirements-test.txt
 
 venv: $(STAMP_BOOK)
 
+# La extensión libroia_sphinx.wheel deja además la rueda de libroia en
+# _build/html/_static/libroia-<versión>-py3-none-any.whl.
 html: $(STAMP_BOOK)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+wheel: $(STAMP_BOOK)
+	$(BIN)/python -m libroia_sphinx.wheel _build/dist
 
 # Dos procesos (uno por núcleo); cada fichero de pruebas se queda en un proceso.
 test: $(STAMP_TEST) html
@@ -45,7 +54,8 @@ lint: $(STAMP_TEST)
 serve: $(STAMP_BOOK)
 	$(BIN)/jupyter-book config sphinx . > /dev/null
 	$(BIN)/sphinx-autobuild . _build/html --host $(HOST) --port $(PORT) \
-		--watch code/libroia --ignore "*/_build/*" --ignore "*/.venv/*" --ignore "*/conf.py"
+		--watch code/libroia --watch code/libroia_sphinx --ignore "*/libroia/datos/*" \
+		--ignore "*/_build/*" --ignore "*/.venv/*" --ignore "*/conf.py"
 
 # OMP_WAIT_POLICY=PASSIVE: los hilos de OpenMP no esperan dando vueltas entre operaciones
 # pequeñas (ver benchmarks/bench_attention.py); se aplica igual a libroia y a PyTorch.

@@ -222,6 +222,8 @@ def test_held_out_chapter(book) -> None:
     assert held == "Uno\n\nAlfa beta.\n\nGamma."
     with pytest.raises(ValueError, match="chapter"):
         held_out_chapter("99_no.md", book_dir=book)
+    with pytest.raises(ValueError, match="chapter"):  # antes, TypeError en inglés (unhashable)
+        held_out_chapter(["01_uno.md"], book_dir=book)
 
 
 def test_text_fingerprint() -> None:

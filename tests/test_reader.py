@@ -146,11 +146,21 @@ def test_mapa_del_sitio_y_tarjetas_sociales(site):
 
 
 def test_tabla_de_tiempos_de_ejecucion(site):
+    """Una fila por documento ejecutado, cada una con su tiempo y el estado ✅ (no ❌)."""
     html = page(site, "book/ejecucion")
-    rows = html.select("table tbody tr")
-    executed = [d for d in toc_documents() if "{code-cell}" in source(d)]
-    assert len(rows) >= len(executed)
-    assert all("✅" in r.get_text() or "ok" in r.get_text().lower() for r in rows)
+    table = html.select_one("table")
+    headers = [th.get_text(strip=True) for th in table.select("thead th")]
+    status = next(i for i, h in enumerate(headers) if h in {"Status", "Estado"})
+    runtime = next(i for i, h in enumerate(headers) if h.startswith(("Run Time", "Tiempo")))
+    rows = {}
+    for tr in table.select("tbody tr"):
+        cells = [td.get_text(strip=True) for td in tr.select("td")]
+        rows[cells[0]] = cells
+    executed = {d for d in toc_documents() if "{code-cell}" in source(d)}
+    assert set(rows) == executed
+    for doc, cells in rows.items():
+        assert cells[status] == "✅", f"{doc}: {cells}"
+        assert float(cells[runtime]) >= 0, f"{doc}: {cells}"
 
 
 def test_make_zip_empaqueta_el_sitio(site):

@@ -109,7 +109,7 @@ def test_las_figuras_tienen_texto_alternativo(site):
 
 
 def test_la_interfaz_no_queda_en_ingles(site):
-    from libroia.sphinx_ext import UI_ES
+    from libroia_sphinx.ext import UI_ES
 
     for path in all_pages(site):
         text = path.read_text(encoding="utf-8")
@@ -136,3 +136,22 @@ def test_indice_de_busqueda_solo_en_la_pagina_de_busqueda(site):
     for path in all_pages(site):
         loads_index = "searchindex.js" in path.read_text(encoding="utf-8")
         assert loads_index == (path.name == "search.html"), path.name
+
+
+def test_el_sitio_publica_la_rueda_de_libroia_con_la_prosa_actual(site, tmp_path):
+    """``_static/libroia-<versión>-py3-none-any.whl``: solo libroia, con la prosa de hoy."""
+    import zipfile
+
+    import libroia
+    from libroia.corpus import chapter_prose
+    from libroia.data import read_snapshot
+    from tests.conftest import BOOK
+
+    wheel = site / "_static" / f"libroia-{libroia.__version__}-py3-none-any.whl"
+    assert wheel.is_file()
+    assert sorted(p.name for p in (site / "_static").glob("libroia-*.whl")) == [wheel.name]
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        zf.extractall(tmp_path, [n for n in names if n.startswith("libroia/datos/")])
+    assert not [n for n in names if "sphinx" in n]
+    assert read_snapshot(tmp_path / "libroia" / "datos" / "prosa") == chapter_prose(BOOK)

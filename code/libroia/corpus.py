@@ -21,11 +21,11 @@ Capítulo 2 («Tokens y datos»).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
-from libroia._checks import check_float, check_int
+from libroia._checks import check_choice, check_float, check_int, check_text
+from libroia.data import locate_book, read_snapshot, snapshot_files
 
 __all__ = [
     "book_dir_default",
@@ -57,33 +57,26 @@ _ROLE_RE = re.compile(r"\{([\w:.-]+)\}`([^`]*)`")
 
 
 def book_dir_default() -> Path:
-    """Carpeta ``book/`` del repositorio (o la que indique ``LIBROIA_BOOK_DIR``)."""
-    env = os.environ.get("LIBROIA_BOOK_DIR")
-    if env:
-        return Path(env)
-    import libroia
+    """Carpeta de la que se lee el libro cuando no se da ``book_dir``.
 
-    return Path(libroia.__file__).resolve().parents[2] / "book"
-
-
-def _resolve_book_dir(book_dir: str | Path | None) -> Path:
-    if book_dir is not None and not isinstance(book_dir, (str, os.PathLike)):
-        raise TypeError(
-            f"`book_dir` debe ser una ruta (str o Path), pero es de tipo {type(book_dir).__name__}"
-        )
-    path = book_dir_default() if book_dir is None else Path(book_dir)
-    if not path.is_dir():
-        raise ValueError(f"`book_dir` debe ser una carpeta existente, pero {str(path)!r} no lo es")
-    return path
+    Sigue el orden de :func:`libroia.data.locate_book`: ``LIBROIA_BOOK_DIR``, la
+    carpeta ``book/`` del repositorio o, fuera de él, la prosa que trae el paquete.
+    """
+    return locate_book().path
 
 
 def chapter_files(book_dir: str | Path | None = None) -> list[Path]:
     """Archivos de capítulo de ``book_dir`` en orden alfabético de nombre.
 
     Son ``intro.md``, ``notacion.md`` y los que siguen el patrón ``NN_*.md``.
+    Sin ``book_dir``, la carpeta sale de :func:`libroia.data.locate_book`; si es
+    la prosa que trae el paquete (fuera del repositorio), son sus ``.txt``, uno
+    por capítulo, con la prosa ya limpia.
     """
-    path = _resolve_book_dir(book_dir)
-    return sorted(p for p in path.iterdir() if p.is_file() and _CHAPTER_RE.match(p.name))
+    source = locate_book(book_dir)
+    if source.snapshot:
+        return snapshot_files(source.path)
+    return sorted(p for p in source.path.iterdir() if p.is_file() and _CHAPTER_RE.match(p.name))
 
 
 def _strip_front_matter(lines: list[str]) -> list[str]:
@@ -203,8 +196,7 @@ def clean_markdown(text: str) -> str:
         >>> clean_markdown("# Título\\n\\nUna línea\\ny otra con `código`.")
         'Título\\n\\nUna línea y otra con .'
     """
-    if not isinstance(text, str):
-        raise TypeError(f"`text` debe ser un str, pero es de tipo {type(text).__name__}")
+    text = check_text("text", text)
     text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
     lines = _strip_blocks(_strip_front_matter(text.splitlines()))
     paragraphs: list[str] = []
@@ -239,8 +231,17 @@ def clean_markdown(text: str) -> str:
 
 
 def chapter_prose(book_dir: str | Path | None = None) -> dict[str, str]:
-    """Prosa limpia de cada capítulo: ``{nombre_de_archivo: texto}``, en orden."""
-    return {p.name: clean_markdown(p.read_text(encoding="utf-8")) for p in chapter_files(book_dir)}
+    """Prosa limpia de cada capítulo: ``{nombre_de_archivo: texto}``, en orden.
+
+    ``book_dir`` como en :func:`book_prose`. La prosa que trae el paquete ya está
+    limpia (es esta misma función aplicada a los capítulos al construir el libro).
+    """
+    source = locate_book(book_dir)
+    if source.snapshot:
+        return read_snapshot(source.path)
+    return {
+        p.name: clean_markdown(p.read_text(encoding="utf-8")) for p in chapter_files(source.path)
+    }
 
 
 def book_prose(book_dir: str | Path | None = None) -> str:
@@ -249,8 +250,9 @@ def book_prose(book_dir: str | Path | None = None) -> str:
     Parámetros
     ----------
     book_dir:
-        Carpeta con los capítulos; por omisión, ``book/`` junto a ``code/`` o la
-        que indique la variable de entorno ``LIBROIA_BOOK_DIR``.
+        Carpeta con los capítulos; por omisión, la que indique la variable de
+        entorno ``LIBROIA_BOOK_DIR``, la carpeta ``book/`` del repositorio o, fuera
+        de él, la prosa que trae el paquete (ver :func:`libroia.data.locate_book`).
 
     Devuelve los capítulos en orden alfabético de archivo, separados por una
     línea en blanco. Lanza ``ValueError`` si la carpeta no tiene capítulos con
@@ -260,15 +262,9 @@ def book_prose(book_dir: str | Path | None = None) -> str:
     if not texts:
         raise ValueError(
             "`book_dir` no contiene capítulos con prosa (intro.md, notacion.md o NN_*.md), "
-            f"pero se buscó en {str(_resolve_book_dir(book_dir))!r}"
+            f"pero se buscó en {str(locate_book(book_dir).path)!r}"
         )
     return "\n\n".join(texts)
-
-
-def _check_text(text: object) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"`text` debe ser un str, pero es de tipo {type(text).__name__}")
-    return text
 
 
 def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
@@ -283,7 +279,7 @@ def train_val_split(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
         >>> train_val_split("a\\n\\nb\\n\\nc\\n\\nd", val_fraction=0.5)
         ('a\\n\\nc', 'b\\n\\nd')
     """
-    text = _check_text(text)
+    text = check_text("text", text)
     f = check_float("val_fraction", val_fraction, min_value=0.0, max_value=1.0,
                     min_inclusive=False, max_inclusive=False)  # fmt: skip
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
@@ -321,10 +317,8 @@ def held_out_chapter(
         )
     if chapter is None:
         chapter = max(prose, key=lambda name: (len(prose[name]), name))
-    elif chapter not in prose:
-        raise ValueError(
-            f"`chapter` debe ser uno de {sorted(prose)}, pero vale {chapter!r}"
-        )
+    else:
+        chapter = check_choice("chapter", chapter, sorted(prose))
     rest = "\n\n".join(t for name, t in prose.items() if name != chapter)
     return chapter, rest, prose[chapter]
 
@@ -337,7 +331,7 @@ def text_fingerprint(text: str) -> str:
         >>> text_fingerprint("")
         'e3b0c44298fc1c14'
     """
-    text = _check_text(text)
+    text = check_text("text", text)
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
 
 
@@ -362,7 +356,7 @@ def quality_signals(text: str) -> dict[str, float]:
         >>> quality_signals("El gato come pescado.")["stop_words"]
         1.0
     """
-    text = _check_text(text)
+    text = check_text("text", text)
     words = text.split()
     n = len(words)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

@@ -6,95 +6,42 @@ Qué hace, y por qué:
   se añade a ``html_static_path`` aquí, no dentro de ``_static/``: Jupyter Book
   convierte cada ``.js`` de ``_static/`` en una etiqueta ``<script>`` en *todas* las
   páginas.
-- Convierte la salida de plotly (``application/vnd.plotly.v1+json``, que myst-nb
-  descartaría) en un ``<div>`` que dibuja ``Plotly.newPlot``, sin incrustar
-  plotly.js en cada figura. El texto alternativo de la figura
-  (``layout.meta.alt``, ver :func:`libroia.plots.new_figure`) pasa a ser su
-  ``aria-label``.
 - Carga plotly.js una sola vez, antes de las figuras, y solo en las páginas que
-  tienen alguna.
+  tienen alguna (las figuras las escribe :mod:`libroia_sphinx.plotly_mime`).
 - Traduce los textos que el tema deja en inglés, y da a la bibliografía un
   estilo en español.
-- Registra la directiva ``quiz`` (:mod:`libroia.sphinx_quiz`) y las definiciones
-  emergentes del glosario (:mod:`libroia.sphinx_glossary`).
+- Registra la directiva ``quiz`` (:mod:`libroia_sphinx.quiz`) y las definiciones
+  emergentes del glosario (:mod:`libroia_sphinx.glossary`).
+- Copia en ``_static/`` los ficheros de ``code/libroia_sphinx/static/``
+  (:func:`libroia_sphinx.add_static_path`).
 
-Se activa en ``_config.yml`` (``sphinx.extra_extensions``) y el renderizador se
-registra con el punto de entrada ``myst_nb.mime_renderers`` de ``pyproject.toml``.
+Se activa en ``_config.yml`` (lista ``sphinx.config.extensions``).
 """
 
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from libroia import sphinx_assets
+from libroia_sphinx import add_static_path, assets, book_dir, glossary, quiz
 
 logger = logging.getLogger(__name__)
 
-PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_JS = "plotly/plotly-libro.min.js"
 MATHJAX_JS = "mathjax/tex-chtml.js"
-BOOK_DIR = Path(__file__).resolve().parents[2] / "book"
-
-
-class PlotlyRenderer:
-    """Renderizador de myst-nb para las figuras de plotly (ver el docstring del módulo)."""
-
-    # En HTML, la figura interactiva gana a la imagen o al texto de respaldo.
-    mime_priority_overrides: ClassVar[list[tuple[str, str, int]]] = [
-        ("html", PLOTLY_MIME, 1),
-        ("dirhtml", PLOTLY_MIME, 1),
-        ("singlehtml", PLOTLY_MIME, 1),
-    ]
-
-    @staticmethod
-    def handle_mime(renderer: Any, data: Any, inline: bool) -> list[nodes.Element] | None:
-        if inline or data.mime_type != PLOTLY_MIME:
-            return None
-        return [nodes.raw(text=plotly_div(data.content), format="html")]
-
-
-def plotly_div(spec: dict[str, Any] | str) -> str:
-    """HTML de una figura de plotly que usa el plotly.js compartido del sitio."""
-    import plotly.io as pio
-
-    if isinstance(spec, str):
-        spec = json.loads(spec)
-    fig = pio.from_json(json.dumps(spec), skip_invalid=True)
-    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
-    alt = str(meta.get("alt", "")).strip()
-    if not alt:
-        logger.warning(
-            "figura de plotly sin texto alternativo: créala con libroia.plots.new_figure(alt=...)",
-            type="libroia",
-            subtype="alt",
-        )
-        alt = str(fig.layout.title.text or "Figura interactiva")
-    div = pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=False,
-        include_mathjax=False,
-        config={"displaylogo": False, "responsive": True, "locale": "es"},
-        default_width="100%",
-    )
-    return (
-        f'<figure class="libroia-plotly" role="group" aria-label="{html.escape(alt)}">'
-        f'{div}<figcaption class="sr-only">{html.escape(alt)}</figcaption></figure>'
-    )
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _on_config_inited(app: Sphinx, config: Any) -> None:
     # El contenido de book/_vendor (mathjax/, plotly/) y de book/_static (CSS y JS
     # del libro) se copia en _static/ del sitio.
     static = list(config.html_static_path)
-    for folder in (BOOK_DIR / "_vendor", BOOK_DIR / "_static"):
+    book = book_dir(app)
+    for folder in (book / "_vendor", book / "_static"):
         if folder.is_dir() and str(folder) not in static:
             static.append(str(folder))
     config.html_static_path = static
@@ -180,7 +127,7 @@ def postprocess_html(text: str) -> str:
     text = translate_ui(text)
     for bad, good in A11Y_FIXES.items():
         text = text.replace(bad, good)
-    return sphinx_assets.drop_fontawesome_js(text)
+    return assets.drop_fontawesome_js(text)
 
 
 def write_sitemap(app: Sphinx) -> Path:
@@ -211,10 +158,10 @@ def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
         original = page.read_text(encoding="utf-8")
         fixed = postprocess_html(original)
         if not search_as_you_type and page.name != "search.html":
-            fixed = sphinx_assets.drop_search_scripts(fixed)
+            fixed = assets.drop_search_scripts(fixed)
         if fixed != original:
             page.write_text(fixed, encoding="utf-8")
-    for name, (before, after) in sphinx_assets.subset_icon_fonts(Path(app.outdir)).items():
+    for name, (before, after) in assets.subset_icon_fonts(Path(app.outdir)).items():
         if before != after:
             logger.info(f"[libroia] {name}: {before} → {after} bytes")
 
@@ -247,11 +194,10 @@ def _register_bib_style() -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    from libroia import sphinx_glossary, sphinx_quiz
-
     _register_bib_style()
-    sphinx_quiz.setup(app)
-    sphinx_glossary.setup(app)
+    quiz.setup(app)
+    glossary.setup(app)
+    add_static_path(app)
     app.add_css_file("libro.css")
     app.connect("config-inited", _on_config_inited)
     app.connect("html-page-context", _on_page_context)
@@ -262,26 +208,29 @@ def setup(app: Sphinx) -> dict[str, Any]:
         "parallel_write_safe": True,
         "version": "0.1",
         # Si cambia el código de estas extensiones, Sphinx rehace todas las páginas.
-        "env_version": _source_version(),
+        "env_version": _source_version(book_dir(app)),
     }
 
 
-def _source_version() -> int:
-    """Huella de las extensiones (``sphinx_*.py``) y de los ficheros estáticos del libro.
+def _source_version(book: Path) -> int:
+    """Huella de las extensiones (todo ``libroia_sphinx``) y de los ficheros estáticos.
 
     Sphinx solo copia los ficheros estáticos cuando hay alguna página que
-    reescribir; con esta huella como ``env_version``, cambiar una extensión o un
-    fichero de ``book/_vendor`` o ``book/_static`` rehace el sitio entero.
+    reescribir; con esta huella como ``env_version``, cambiar cualquier módulo o
+    fichero estático de este paquete, o un fichero de ``book/_vendor`` o
+    ``book/_static``, rehace el sitio entero.
     """
     import hashlib
 
     digest = hashlib.sha256()
-    files = [
-        *sorted(Path(__file__).parent.glob("sphinx_*.py")),
-        *sorted(p for p in (BOOK_DIR / "_vendor").rglob("*") if p.is_file()),
-        *sorted(p for p in (BOOK_DIR / "_static").rglob("*") if p.is_file()),
-    ]
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    groups = {
+        "libroia_sphinx": [p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts],
+        "static": [p for p in (PACKAGE_DIR / "static").rglob("*") if p.is_file()],
+        "_vendor": [p for p in (book / "_vendor").rglob("*") if p.is_file()],
+        "_static": [p for p in (book / "_static").rglob("*") if p.is_file()],
+    }
+    for group, files in groups.items():
+        for path in sorted(files):
+            digest.update(f"{group}/{path.name}".encode())
+            digest.update(path.read_bytes())
     return int(digest.hexdigest()[:8], 16)
