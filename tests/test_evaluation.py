@@ -90,6 +90,45 @@ def test_bin_edges_and_empty_bins():
     assert np.isnan(bins.accuracy[3]) and np.isnan(bins.confidence[3])
 
 
+def test_exact_edges_go_to_the_bin_they_close():
+    # Con B = 25, 0.28 · 25 = 7.000000000000001 en coma flotante: ceil(conf · B) - 1 la
+    # mandaba a (0.28, 0.32]. Es el borde superior de (0.24, 0.28].
+    bins = calibration_bins([0.28], [1], 25)
+    assert bins.count.tolist().index(1) == 6
+    assert bins.lower[6] < 0.28 <= bins.upper[6]
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 3, 7, 10, 25, 49, 100])
+@pytest.mark.parametrize("as_torch", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_edge_and_its_neighbours(n_bins, as_torch, dtype):
+    """Cada borde b/B va al tramo b (el que cierra); sus vecinos en coma flotante, a su lado."""
+    np_dtype = np.dtype(dtype)
+    edges = (np.arange(n_bins + 1) / n_bins).astype(np_dtype)  # como los escribiría quien llama
+    conf, expected = [], []
+    for b in range(n_bins + 1):
+        conf.append(edges[b])
+        expected.append(max(b - 1, 0))  # (b-1)/B < b/B ≤ b/B; el 0 va al primero
+        if 0 < b:
+            conf.append(np.nextafter(edges[b], np_dtype.type(0)))  # justo debajo: mismo tramo
+            expected.append(b - 1)
+        if b < n_bins:
+            conf.append(np.nextafter(edges[b], np_dtype.type(1)))  # justo encima: el siguiente
+            expected.append(b)
+    conf = np.array(conf, dtype=np_dtype)
+    correct = np.ones(len(conf), dtype=bool)
+    arr = (torch.tensor(conf), torch.tensor(correct)) if as_torch else (conf, correct)
+    bins = calibration_bins(*arr, n_bins=n_bins)
+    np.testing.assert_array_equal(
+        np.asarray(bins.count), np.bincount(expected, minlength=n_bins)
+    )
+    # y lo que dice cada tramo cumple su propia definición (lower, upper]
+    for b in range(n_bins):
+        inside = [c for c, e in zip(conf.tolist(), expected, strict=True) if e == b]
+        lower, upper = float(bins.lower[b]), float(bins.upper[b])
+        assert all((lower < c or b == 0) and c <= np_dtype.type(upper) for c in inside)
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), M=st.integers(1, 200), n_bins=st.integers(1, 20))
 def test_ece_matches_reference_and_torch(seed, M, n_bins):
@@ -236,6 +275,53 @@ def test_bad_inputs():
         distinct_ngrams([1], 2)
     with pytest.raises(ValueError, match="val_ids"):
         unigram_cross_entropy([0, 1], [2], 2)
+    with pytest.raises(ValueError, match="train_ids"):
+        unigram_cross_entropy([], [1], 2)
+
+
+@pytest.mark.parametrize(
+    "bad", [[1, 0, 2], [0.5, 1.0, 0.0], [1.0, float("nan"), 0.0], [-1, 0, 1]]
+)
+def test_correct_must_be_zero_or_one(bad):
+    with pytest.raises(ValueError, match="correct"):
+        calibration_bins(np.array([0.2, 0.5, 0.9]), np.array(bad))
+    with pytest.raises(ValueError, match="correct"):
+        expected_calibration_error(torch.tensor([0.2, 0.5, 0.9]), torch.tensor(bad))
+
+
+def test_correct_accepts_bools_and_zero_one_numbers():
+    conf = np.array([0.2, 0.5, 0.9])
+    as_bool = calibration_bins(conf, np.array([True, False, True]))
+    for same in ([1, 0, 1], np.array([1.0, 0.0, 1.0]), np.array([1, 0, 1], dtype=np.int8)):
+        np.testing.assert_array_equal(calibration_bins(conf, same).accuracy, as_bool.accuracy)
+    with pytest.raises(TypeError, match="correct"):
+        calibration_bins(conf, "101")
+    with pytest.raises(TypeError, match="correct"):
+        calibration_bins(conf, np.array(["1", "0", "1"]))
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: distinct_ngrams([1.0, 2.0, 3.0], 2), "ids"),
+        (lambda: distinct_ngrams(np.array([1.5, 2.0, 3.0]), 2), "ids"),
+        (lambda: distinct_ngrams(torch.tensor([1.0, 2.0]), 1), "ids"),
+        (lambda: unigram_cross_entropy([0.0, 1.0], [1], 2), "train_ids"),
+        (lambda: unigram_cross_entropy([0, 1], np.array([1.7]), 2), "val_ids"),
+        (lambda: unigram_cross_entropy([0, 1], [True], 2), "val_ids"),
+    ],
+)
+def test_float_ids_rejected(call, name):
+    # antes se truncaban en silencio: 1.7 contaba como el token 1
+    with pytest.raises(TypeError, match=name):
+        call()
+
+
+def test_negative_ids_rejected():
+    with pytest.raises(ValueError, match="ids"):
+        distinct_ngrams([1, -1, 2], 2)
+    with pytest.raises(ValueError, match="val_ids"):
+        unigram_cross_entropy([0, 1], [-1], 2)
 
 
 def test_bad_model_inputs(tiny):

@@ -1,4 +1,9 @@
-"""Pruebas de libroia.preference: SFT con máscara, Bradley–Terry y DPO."""
+"""Pruebas de libroia.preference: SFT con máscara, Bradley–Terry y DPO.
+
+La log-probabilidad de las respuestas es la de :mod:`libroia.decoding`
+(``token_log_probs`` y ``sequence_log_prob``), que se prueba también aquí en su uso
+con gradiente.
+"""
 
 import math
 
@@ -9,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libroia import preference as pref
+from libroia.decoding import sequence_log_prob, token_log_probs
 
 
 def lm_inputs(N=3, T=5, V=7, seed=0, dtype=torch.float64):
@@ -30,14 +36,14 @@ def test_response_mask_example_and_loop():
             assert m[n, t] == (prompt[n] <= t + 1 < lengths[n])
 
 
-def test_token_logprobs_by_hand():
+def test_token_log_probs_by_hand():
     logits, targets, _ = lm_inputs()
     expected = torch.empty(targets.shape, dtype=torch.float64)
     for n in range(3):
         for t in range(5):
             row = logits[n, t]
             expected[n, t] = row[targets[n, t]] - torch.log(torch.exp(row).sum())
-    torch.testing.assert_close(pref.token_logprobs(logits, targets), expected)
+    torch.testing.assert_close(token_log_probs(logits, targets), expected)
 
 
 def test_sft_loss_equals_cross_entropy_with_ignore_index():
@@ -50,6 +56,23 @@ def test_sft_loss_equals_cross_entropy_with_ignore_index():
         pref.sft_loss(logits, targets, everything),
         F.cross_entropy(logits.reshape(-1, 7), targets.reshape(-1)),
     )
+
+
+def test_sft_loss_with_minus_inf_in_a_masked_position():
+    """Un objetivo enmascarado con log-probabilidad -inf no cuenta (antes daba nan)."""
+    logits, targets, mask = lm_inputs()
+    n, t = (~mask).nonzero()[0].tolist()
+    logits[n, t, targets[n, t]] = -math.inf
+    ignored = targets.masked_fill(~mask, -100)
+    reference = F.cross_entropy(logits.reshape(-1, 7), ignored.reshape(-1), ignore_index=-100)
+    assert torch.isfinite(reference)
+    torch.testing.assert_close(pref.sft_loss(logits, targets, mask), reference)
+    leaf = logits.clone().requires_grad_(True)
+    pref.sft_loss(leaf, targets, mask).backward()
+    assert torch.isfinite(leaf.grad).all()
+    assert torch.isfinite(sequence_log_prob(logits, targets, mask)).all()
+    everything = torch.ones_like(mask)
+    assert pref.sft_loss(logits, targets, everything) == math.inf  # sin máscara sí cuenta
 
 
 def test_sft_loss_ignores_prompt_logits():
@@ -65,18 +88,18 @@ def test_sft_loss_ignores_prompt_logits():
     assert torch.count_nonzero(leaf.grad[~mask]) == 0
 
 
-def test_sft_and_sequence_logprob_gradcheck():
+def test_sft_and_sequence_log_prob_gradcheck():
     logits, targets, mask = lm_inputs(N=2, T=4, V=5)
     leaf = logits.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda z: pref.sft_loss(z, targets, mask), (leaf,))
-    assert torch.autograd.gradcheck(lambda z: pref.sequence_logprob(z, targets, mask), (leaf,))
+    assert torch.autograd.gradcheck(lambda z: sequence_log_prob(z, targets, mask), (leaf,))
 
 
-def test_sequence_logprob_is_masked_sum():
+def test_sequence_log_prob_is_masked_sum():
     logits, targets, mask = lm_inputs()
-    lp = pref.token_logprobs(logits, targets)
+    lp = token_log_probs(logits, targets)
     expected = torch.stack([lp[n][mask[n]].sum() for n in range(3)])
-    torch.testing.assert_close(pref.sequence_logprob(logits, targets, mask), expected)
+    torch.testing.assert_close(sequence_log_prob(logits, targets, mask), expected)
 
 
 def test_bradley_terry_against_formula_and_bce():
@@ -157,12 +180,12 @@ def test_dpo_depends_only_on_the_margin(margin, shift, beta):
 
 
 def test_dpo_through_the_logits_gradcheck():
-    """DPO encadenado con sequence_logprob: el gradiente llega bien hasta los logits."""
+    """DPO encadenado con sequence_log_prob: el gradiente llega bien hasta los logits."""
     logits, targets, mask = lm_inputs(N=2, T=4, V=5, seed=5)
-    ref = pref.sequence_logprob(logits, targets, mask).detach()
+    ref = sequence_log_prob(logits, targets, mask).detach()
 
     def loss(z):
-        lp = pref.sequence_logprob(z, targets, mask)  # (2,)
+        lp = sequence_log_prob(z, targets, mask)  # (2,)
         return pref.dpo_loss(lp[:1], lp[1:], ref[:1] - 0.5, ref[1:], beta=0.7)
 
     assert torch.autograd.gradcheck(loss, (logits.clone().requires_grad_(True),))
@@ -200,7 +223,8 @@ def test_bad_values_raise(call, match):
     ("call", "match"),
     [
         (lambda: pref.sft_loss([[0.0]], torch.zeros(1, 1).long(), None), "logits"),
-        (lambda: pref.token_logprobs(torch.zeros(1, 2, 3), torch.zeros(1, 2)), "targets"),
+        (lambda: pref.sft_loss(torch.zeros(1, 2, 3), torch.zeros(1, 2),
+                               torch.ones(1, 2, dtype=torch.bool)), "targets"),
         (lambda: pref.sft_loss(torch.zeros(1, 2, 3), torch.zeros(1, 2).long(),
                                torch.ones(1, 2)), "mask"),
         (lambda: pref.bradley_terry_loss(torch.zeros(2).long(), torch.zeros(2)), "r_chosen"),
@@ -215,5 +239,5 @@ def test_inputs_are_not_modified():
     logits, targets, mask = lm_inputs()
     before = logits.clone()
     pref.sft_loss(logits, targets, mask)
-    pref.sequence_logprob(logits, targets, mask)
+    sequence_log_prob(logits, targets, mask)
     torch.testing.assert_close(logits, before)

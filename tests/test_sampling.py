@@ -1,14 +1,14 @@
-"""Pruebas de libroia.sampling y libroia.constrained.
+"""Pruebas de libroia.sampling: filtros de logits, sorteo y entropía.
 
 Los filtros se comparan con los ``LogitsWarper`` de Hugging Face ``transformers``
 (si está instalado) y con tablas de probabilidad hechas a mano que listan los
-tokens que deben sobrevivir.
+tokens que deben sobrevivir. La búsqueda en haz y las secuencias se prueban en
+``test_decoding.py``; la decodificación restringida, en ``test_constrained.py``.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 
 import numpy as np
@@ -17,31 +17,17 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.special import softmax
 
-from libroia.constrained import (
-    RegexConstraint,
-    constrained_decode,
-    model_next_logits,
-    token_strings,
-)
 from libroia.sampling import (
     apply_temperature,
-    beam_search,
-    best_of_n,
-    continuation_log_probs,
     entropy,
     greedy,
-    log_prob_step,
     min_p_filter,
-    next_token_logits,
     sample,
     sampler,
-    self_consistency,
-    sequence_log_prob,
-    token_log_probs,
     top_k_filter,
     top_p_filter,
-    top_tokens,
 )
 
 FILTERS = {
@@ -107,6 +93,38 @@ def test_top_p_keeps_ties_at_the_cut():
     # 0.4 no llega a 0.5; hace falta un token de 0.2 y los tres empatan: se quedan todos.
     x = np.log(np.array([0.2, 0.4, 0.2, 0.2]))
     assert survivors(top_p_filter(x, 0.5)) == [0, 1, 2, 3]
+
+
+BOUNDARY = np.array([0.5, 0.25, 0.125, 0.125])
+
+
+@pytest.mark.parametrize("as_torch", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_top_p_exactly_at_the_boundary(as_torch, dtype):
+    # Los dos primeros suman justo p = 0.75. Un token se conserva si la masa de los más
+    # probables que él es < p: el tercero (con 0.75 por delante) ya no entra, ni su empatado.
+    x = np.log(BOUNDARY).astype(dtype)
+    arr = torch.tensor(x) if as_torch else x
+    assert survivors(top_p_filter(arr, 0.75)) == [0, 1]
+    assert survivors(top_p_filter(arr, 0.7499999)) == [0, 1]
+    # Por poco que p pase de 0.75 hace falta un token de 0.125: entran los dos empatados.
+    assert survivors(top_p_filter(arr, 0.7500001)) == [0, 1, 2, 3]
+    assert survivors(top_p_filter(arr, 0.5)) == [0]  # el otro borde exacto de la tabla
+    assert survivors(top_p_filter(arr, 0.875)) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_top_p_boundary_matches_transformers(dtype):
+    # Con logits 0, -ln 2, -2 ln 2, -2 ln 2 la softmax de transformers es exacta y las dos
+    # reglas coinciden en los bordes. (Con np.log de las probabilidades en float64, su softmax
+    # da 0.12500000000000003 y conserva uno de los dos empatados: redondeo y orden de los
+    # empates, la diferencia documentada en libroia.sampling.)
+    lp = pytest.importorskip("transformers.generation.logits_process")
+    x = torch.tensor([0.0, -math.log(2), -2 * math.log(2), -2 * math.log(2)], dtype=dtype)
+    for p, kept in ((0.75, [0, 1]), (0.5, [0])):
+        reference = lp.TopPLogitsWarper(p)(None, x[None])[0]
+        assert survivors(reference) == kept
+        torch.testing.assert_close(top_p_filter(x, p), reference)
 
 
 def test_temperature_hand_values_and_batch():
@@ -299,11 +317,6 @@ def _chi2_pvalue(draws, probs):
     return chisquare(counts[keep], probs[keep] * counts.sum()).pvalue
 
 
-def _softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
-
-
 LOGITS6 = np.array([1.0, 0.5, 0.0, -0.5, -1.0, 2.0])
 
 
@@ -319,19 +332,19 @@ def test_sample_frequencies_follow_softmax_over_temperature(as_torch):
     else:
         draws = sample(batch, temperature=t, generator=np.random.default_rng(0))
         assert draws.shape == (n,)
-    assert _chi2_pvalue(draws, _softmax(LOGITS6 / t)) > 0.01
+    assert _chi2_pvalue(draws, softmax(LOGITS6 / t)) > 0.01
     # la prueba sí distingue: con la temperatura equivocada el p-valor es ínfimo
-    assert _chi2_pvalue(draws, _softmax(LOGITS6)) < 1e-6
+    assert _chi2_pvalue(draws, softmax(LOGITS6)) < 1e-6
 
 
 def test_sample_frequencies_with_filters():
     n = 20_000
     batch = np.tile(LOGITS6, (n, 1))
     draws = sample(batch, top_k=3, generator=np.random.default_rng(1))
-    probs = _softmax(LOGITS6) * np.isin(np.arange(6), [0, 1, 5])
+    probs = softmax(LOGITS6) * np.isin(np.arange(6), [0, 1, 5])
     assert _chi2_pvalue(draws, probs / probs.sum()) > 0.01
     draws = sample(batch, temperature=2, top_p=0.6, generator=np.random.default_rng(2))
-    hot = _softmax(LOGITS6 / 2)
+    hot = softmax(LOGITS6 / 2)
     probs = hot * np.isfinite(top_p_filter(LOGITS6 / 2, 0.6))
     assert _chi2_pvalue(draws, probs / probs.sum()) > 0.01
 
@@ -354,139 +367,6 @@ def test_sampler_closure_for_generate():
     assert pick(logits).tolist() == [1, 0]
     with pytest.raises(ValueError, match="top_p"):
         sampler(top_p=0)
-
-
-# --------------------------------------------------------------------------- secuencias
-
-
-def bigram_step(table):
-    """Función de paso de un modelo de bigramas: log P(siguiente | último token)."""
-    log_table = np.log(table)
-
-    def step(prefixes):
-        return log_table[prefixes[:, -1]]
-
-    return step
-
-
-def test_beam_search_beats_greedy_on_hand_example():
-    # Tras 0: A=1 (0.6) o B=2 (0.4). Tras A todo es plano (máx 0.34); tras B, 0.9.
-    table = np.array(
-        [
-            [0.0, 0.6, 0.4, 0.0],
-            [0.33, 0.33, 0.0, 0.34],
-            [0.05, 0.0, 0.05, 0.9],
-            [0.25, 0.25, 0.25, 0.25],
-        ]
-    ) + 1e-12
-    step = bigram_step(table)
-    greedy_seq = beam_search(step, np.array([0]), beam_width=1, max_new_tokens=2)
-    wide = beam_search(step, np.array([0]), beam_width=2, max_new_tokens=2)
-    assert greedy_seq.sequences[0].tolist() == [0, 1, 3]
-    assert wide.sequences[0].tolist() == [0, 2, 3]
-    np.testing.assert_allclose(wide.scores[0], math.log(0.4 * 0.9), rtol=1e-9)
-    assert wide.scores[0] > greedy_seq.scores[0]
-    assert (np.diff(wide.scores) <= 0).all()
-
-
-@settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), V=st.integers(2, 12), n=st.integers(1, 6))
-def test_beam_width_one_equals_greedy(seed, V, n):
-    table = np.random.default_rng(seed).dirichlet(np.ones(V), size=V)
-    step = bigram_step(table)
-    ids = [0]
-    for _ in range(n):
-        ids.append(int(greedy(np.log(table[ids[-1]]))))
-    out = beam_search(step, np.array([0]), beam_width=1, max_new_tokens=n)
-    assert out.sequences[0].tolist() == ids
-
-
-def test_beam_search_with_torch_and_eos():
-    table = torch.tensor([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
-    step = lambda prefixes: torch.log(table[prefixes[:, -1]])  # noqa: E731
-    out = beam_search(step, torch.tensor([2]), beam_width=3, max_new_tokens=4, eos_id=0)
-    assert isinstance(out.sequences, torch.Tensor) and out.sequences.shape[0] == 3
-    for seq, done in zip(out.sequences.tolist(), out.finished.tolist(), strict=True):
-        if done:  # tras el primer eos, solo eos
-            first = seq.index(0, 1)
-            assert all(t == 0 for t in seq[first:])
-
-
-def test_sequence_log_prob_against_torch():
-    g = torch.Generator().manual_seed(0)
-    logits = torch.randn(2, 5, 7, generator=g, dtype=torch.float64)
-    ids = torch.randint(0, 7, (2, 5), generator=g)
-    log_probs = torch.log_softmax(logits, -1)
-    expected = -torch.nn.functional.cross_entropy(
-        logits.reshape(-1, 7), ids.reshape(-1), reduction="none"
-    ).reshape(2, 5)
-    torch.testing.assert_close(token_log_probs(log_probs, ids), expected)
-    torch.testing.assert_close(sequence_log_prob(log_probs, ids), expected.sum(-1))
-    hand = np.log(np.array([[0.5, 0.5], [0.75, 0.25]]))
-    np.testing.assert_allclose(sequence_log_prob(hand, np.array([0, 1])), math.log(0.125))
-
-
-def test_best_of_n_and_self_consistency():
-    assert best_of_n(["a", "b", "c"], [0.1, 0.7, 0.7]) == ("b", 1)
-    assert best_of_n(["x", "y"], torch.tensor([2.0, -1.0])) == ("x", 0)
-    vote = self_consistency(["4", "5", "4", "6"])
-    assert (vote.answer, vote.count, vote.total, vote.agreement) == ("4", 2, 4, 0.5)
-    assert self_consistency(["b", "a", "a", "b"]).answer == "b"  # empate: la primera
-    assert list(self_consistency(["b", "a", "a"]).counts) == ["a", "b"]
-
-
-# ------------------------------------------------------------------ decodificación restringida
-
-VOCAB = [*"0123456789", "-", ".", "a", "b", " ", "{", "}", '"', ":", ",", "12", "3.", '{"']
-VOCAB += [None, ""]  # tokens que nunca se permiten
-NUMBER = r"-?(0|[1-9][0-9]{0,3})(\.[0-9]{1,2})?"
-JSONISH = r'\{"a": (-?(0|[1-9][0-9]{0,2})|"[ab]{1,4}"), "b": [0-9]\}'
-
-
-def test_constraint_masks_hand_case():
-    c = RegexConstraint(r"[0-9]+", ["1", "2", "a", "12", None])
-    assert c.allowed("").tolist() == [True, True, False, True, False]
-    assert c.is_complete("12") and not c.is_complete("") and c.is_viable("")
-    masked = c.mask_logits(torch.zeros(5), "1")
-    assert torch.isinf(masked).tolist() == [False, False, True, False, True]
-
-
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 100_000), temperature=st.sampled_from([0.0, 0.5, 1.0, 3.0]))
-def test_constrained_outputs_always_parse(seed, temperature):
-    rng = np.random.default_rng(seed)
-    for pattern, parse in ((NUMBER, float), (JSONISH, json.loads)):
-        c = RegexConstraint(pattern, VOCAB)
-        out = constrained_decode(
-            lambda ids: rng.normal(size=len(VOCAB)) * 3,
-            c,
-            max_new_tokens=40,
-            temperature=temperature,
-            generator=np.random.default_rng(seed),
-        )
-        assert c.is_complete(out.text)
-        parse(out.text)
-        assert out.text == "".join(VOCAB[i] for i in out.ids)
-
-
-def test_constrained_with_torch_logits_and_tokenizer():
-    class Bytes:
-        vocab_size = 258
-
-        def token_bytes(self, i):
-            return {256: b"12", 257: "ó".encode()}[i] if i >= 256 else bytes([i])
-
-    tokens = token_strings(Bytes())
-    assert tokens[ord("7")] == "7" and tokens[0xC3] is None and tokens[257] == "ó"
-    c = RegexConstraint(r"[0-9]{3}", tokens)
-    out = constrained_decode(lambda ids: torch.randn(258), c, max_new_tokens=5)
-    assert c.is_complete(out.text) and len(out.text) == 3
-
-
-def test_constrained_budget_too_small_raises():
-    c = RegexConstraint(r"[0-9]{5}", VOCAB)
-    with pytest.raises(RuntimeError, match="max_new_tokens"):
-        constrained_decode(lambda ids: np.zeros(len(VOCAB)), c, max_new_tokens=2)
 
 
 # --------------------------------------------------------------------------- entradas inválidas
@@ -565,99 +445,3 @@ def test_bad_logits_type_and_generator():
         sample(torch.tensor(TABLE), generator=np.random.default_rng(0))
     with pytest.raises(TypeError, match="generator"):
         sample(TABLE, generator=0)
-
-
-def test_bad_sequence_inputs():
-    lp = np.log(np.full((3, 4), 0.25))
-    with pytest.raises(ValueError, match="ids"):
-        token_log_probs(lp, np.array([0, 1]))
-    with pytest.raises(ValueError, match="ids"):
-        token_log_probs(lp, np.array([0, 1, 4]))
-    with pytest.raises(TypeError, match="ids"):
-        token_log_probs(lp, np.array([0.0, 1.0, 2.0]))
-    with pytest.raises(ValueError, match="scores"):
-        best_of_n(["a"], [1.0, 2.0])
-    with pytest.raises(ValueError, match="answers"):
-        self_consistency([])
-
-
-def test_bad_beam_search_inputs():
-    step = bigram_step(np.full((3, 3), 1 / 3))
-    with pytest.raises(ValueError, match="beam_width"):
-        beam_search(step, np.array([0]), beam_width=0, max_new_tokens=2)
-    with pytest.raises(ValueError, match="prompt"):
-        beam_search(step, np.array([[0]]), beam_width=1, max_new_tokens=2)
-    with pytest.raises(ValueError, match="step"):
-        beam_search(lambda b: np.zeros((5, 3)), np.array([0]), beam_width=1, max_new_tokens=2)
-    with pytest.raises(ValueError, match="eos_id"):
-        beam_search(step, np.array([0]), beam_width=1, max_new_tokens=2, eos_id=3)
-
-
-def test_bad_constraint_inputs():
-    with pytest.raises(ValueError, match="pattern"):
-        RegexConstraint("(", VOCAB)
-    with pytest.raises(TypeError, match="pattern"):
-        RegexConstraint(3, VOCAB)
-    with pytest.raises(ValueError, match="tokens"):
-        RegexConstraint("a", [])
-    with pytest.raises(ValueError, match="logits"):
-        RegexConstraint("a", VOCAB).mask_logits(np.zeros(3), "")
-    with pytest.raises(ValueError, match="max_new_tokens"):
-        constrained_decode(lambda ids: np.zeros(3), RegexConstraint("a", VOCAB), max_new_tokens=0)
-
-
-# --------------------------------------------------------------------------- con un GPT diminuto
-
-TINY_TEXT = "El modelo elige un token y luego otro. El 12 de marzo de 2024 fue martes. " * 6
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    from libroia.gpt import GPT, GPTConfig
-    from libroia.tokenizer import BPETokenizer
-
-    tok = BPETokenizer.train(TINY_TEXT, 280)
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=280, context=12, d_model=32, n_layers=1, n_heads=2)).eval()
-    return model, tok
-
-
-def test_beam_width_one_equals_model_generate(tiny):
-    model, tok = tiny
-    prompt = torch.tensor(tok.encode("El modelo"))
-    beams = beam_search(log_prob_step(model), prompt, beam_width=1, max_new_tokens=15)
-    expected = model.generate(prompt[None], 15)  # voraz, con caché y ventana deslizante
-    assert torch.equal(beams.sequences[0], expected[0])
-    wide = beam_search(log_prob_step(model), prompt, beam_width=3, max_new_tokens=15)
-    assert wide.sequences.shape == (3, len(prompt) + 15)
-
-
-def test_continuation_log_probs_and_next_logits(tiny):
-    model, tok = tiny
-    prompt = torch.tensor(tok.encode("El modelo elige"))
-    conts = torch.randint(0, 280, (4, 3), generator=torch.Generator().manual_seed(0))
-    got = continuation_log_probs(model, prompt, conts)  # (4, 3)
-    full = torch.cat([prompt.expand(4, -1), conts], dim=1)
-    with torch.no_grad():
-        log_p = torch.log_softmax(model(full).double(), -1)
-    T0 = len(prompt)
-    expected = log_p[:, T0 - 1 : -1].gather(-1, conts[..., None])[..., 0]
-    torch.testing.assert_close(got, expected)
-    logits = next_token_logits(model, tok, "El modelo elige")
-    torch.testing.assert_close(logits, model(prompt[None])[0, -1].detach())
-    first = top_tokens(logits, tok, 3)
-    assert len(first) == 3 and first[0][1] >= first[1][1] >= first[2][1]
-    with pytest.raises(ValueError, match="prompt"):
-        next_token_logits(model, tok, "")
-    with pytest.raises(ValueError, match="continuations"):
-        continuation_log_probs(model, prompt, conts[0])
-
-
-def test_constrained_decode_with_the_model(tiny):
-    model, tok = tiny
-    c = RegexConstraint(r" el [0-9]{1,2} de (marzo|abril) de 20[0-9]{2}", token_strings(tok))
-    prompt = tok.encode("El modelo")
-    for temperature in (0.0, 1.0):
-        out = constrained_decode(model_next_logits(model, prompt), c, max_new_tokens=20,
-                                 temperature=temperature, generator=torch.Generator())
-        assert c.is_complete(out.text) and tok.decode(out.ids) == out.text

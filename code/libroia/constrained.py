@@ -42,6 +42,13 @@ def token_strings(tokenizer: Any) -> list[str | None]:
     Un token de un solo byte de «ó» (``0xC3``) no es texto por sí mismo; la
     restricción nunca lo permite, así que la salida siempre se decodifica bien.
     ``tokenizer`` necesita ``vocab_size`` y ``token_bytes(id)``.
+
+    >>> class TwoBytes:
+    ...     vocab_size = 3
+    ...     def token_bytes(self, i):
+    ...         return [b"a", "ó".encode()[:1], "ó".encode()][i]
+    >>> token_strings(TwoBytes())
+    ['a', None, 'ó']
     """
     strings: list[str | None] = []
     for i in range(tokenizer.vocab_size):
@@ -169,6 +176,15 @@ def constrained_decode(
     La elección usa :func:`libroia.sampling.sample` con ``temperature`` (``0`` =
     voraz) y ``generator``. Si se agotan ``max_new_tokens`` sin completar la
     expresión, lanza ``RuntimeError``: nunca devuelve una salida inválida.
+    Capítulo «Muestreo».
+
+    Un «modelo» que prefiere siempre la letra «a» tiene que escribir un número de
+    dos cifras; luego prefiere «a», que el patrón no admite, y para:
+
+    >>> tokens = ["a", "1", "2"]
+    >>> prefers_a = lambda ids: np.array([5.0, 1.0, 0.0])
+    >>> constrained_decode(prefers_a, RegexConstraint(r"[0-9]{2}", tokens), max_new_tokens=5).text
+    '11'
     """
     max_new_tokens = check_int("max_new_tokens", max_new_tokens, min_value=1)
     if not isinstance(constraint, RegexConstraint):

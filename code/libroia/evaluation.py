@@ -26,6 +26,7 @@ from libroia._checks import (
     check_class_ids,
     check_float,
     check_int,
+    check_token_ids,
     describe_shape,
 )
 from libroia.functional import log_softmax
@@ -61,7 +62,11 @@ def cross_entropy(logits: Any, targets: Any) -> float:
 
     Parámetros: ``logits`` ``(..., V)`` y ``targets`` enteros ``(...)`` (el token que
     de verdad vino). Coincide con ``torch.nn.functional.cross_entropy``.
-    Ejemplo: si el modelo da probabilidad 1/4 a cada token acertado, ``H = ln 4 ≈ 1.386``.
+    Si el modelo da probabilidad 1/4 a cada token acertado, ``H = ln 4 ≈ 1.386``:
+
+    >>> import numpy as np
+    >>> round(cross_entropy(np.zeros((3, 4)), np.array([0, 2, 3])), 3)
+    1.386
     """
     logits, targets, xp = _check_targets(logits, targets)
     if math.prod(targets.shape) == 0:
@@ -78,6 +83,9 @@ def perplexity(nats_per_token: float) -> float:
 
     Es el número de opciones equiprobables entre las que el modelo «duda» en
     promedio: un modelo que reparte por igual entre 512 tokens tiene perplejidad 512.
+
+    >>> round(perplexity(math.log(512)), 6)
+    512.0
     """
     h = check_float("nats_per_token", nats_per_token, min_value=0.0)
     return math.exp(h)
@@ -89,8 +97,11 @@ def bits_per_character(total_nats: float, n_characters: int) -> float:
     .. math:: \mathrm{bpc} = \frac{\sum_t -\log p(x_t \mid x_{<t})}{N_{\text{car}} \cdot \ln 2}
 
     A diferencia de la perplejidad por token, no depende del tokenizador: sirve
-    para comparar modelos con vocabularios distintos. Ejemplo: 100 nats sobre 50
-    caracteres son ``100 / (50 · ln 2) ≈ 2.885`` bits por carácter.
+    para comparar modelos con vocabularios distintos. 100 nats sobre 50
+    caracteres son ``100 / (50 · ln 2) ≈ 2.885`` bits por carácter:
+
+    >>> round(bits_per_character(100.0, 50), 3)
+    2.885
     """
     total = check_float("total_nats", total_nats, min_value=0.0)
     n = check_int("n_characters", n_characters, min_value=1)
@@ -101,7 +112,8 @@ def bits_per_character(total_nats: float, n_characters: int) -> float:
 class CalibrationBins:
     """Tramos de confianza de un diagrama de fiabilidad, de forma ``(B,)`` cada uno.
 
-    ``lower``/``upper``: bordes del tramo ``(lower, upper]``; ``confidence``: confianza
+    ``lower``/``upper``: bordes del tramo ``(lower, upper]`` (el primero incluye el 0:
+    ``[0, upper]``); ``confidence``: confianza
     media de las predicciones del tramo; ``accuracy``: fracción de aciertos;
     ``count``: cuántas predicciones caen en él (los tramos vacíos tienen ``nan``).
     """
@@ -114,10 +126,21 @@ class CalibrationBins:
 
 
 def _check_calibration(confidence: Any, correct: Any, n_bins: int) -> tuple[Any, Any, Any, int]:
+    """Valida y devuelve ``(confidence, correct como 0/1 float64, xp, n_bins)``.
+
+    ``confidence`` conserva su precisión (float32 o float64) para comparar con los
+    bordes en esa misma precisión; los enteros pasan a float64.
+    """
     n_bins = check_int("n_bins", n_bins, min_value=1)
     confidence = check_array("confidence", confidence)
-    if not isinstance(correct, type(confidence)) and isinstance(correct, (list, tuple)):
-        correct = array_namespace(confidence).asarray(correct)
+    xp = array_namespace(confidence)
+    if isinstance(correct, (list, tuple)):
+        correct = xp.asarray(correct)
+    if not hasattr(correct, "shape") or not hasattr(correct, "dtype"):
+        raise TypeError(
+            "`correct` debe ser un vector de booleanos o de 0 y 1 (lista, arreglo o tensor), "
+            f"pero es de tipo {type(correct).__name__}"
+        )
     xp = array_namespace(confidence, correct)
     if confidence.ndim != 1 or tuple(correct.shape) != tuple(confidence.shape):
         raise ValueError(
@@ -126,7 +149,8 @@ def _check_calibration(confidence: Any, correct: Any, n_bins: int) -> tuple[Any,
         )
     if confidence.shape[0] == 0:
         raise ValueError("`confidence` está vacío: no hay predicciones que agrupar")
-    confidence = xp.astype(confidence, xp.float64)
+    if not xp.isdtype(confidence.dtype, "real floating"):
+        confidence = xp.astype(confidence, xp.float64)
     if bool(xp.any(xp.isnan(confidence))) or bool(
         xp.any((confidence < 0) | (confidence > 1))
     ):
@@ -134,31 +158,56 @@ def _check_calibration(confidence: Any, correct: Any, n_bins: int) -> tuple[Any,
             "`confidence` debe contener probabilidades en [0, 1], pero va de "
             f"{float(xp.min(confidence)):g} a {float(xp.max(confidence)):g}"
         )
+    if not xp.isdtype(correct.dtype, "bool"):
+        if not xp.isdtype(correct.dtype, ("integral", "real floating")):
+            raise TypeError(
+                f"`correct` debe contener booleanos o 0 y 1, pero su tipo es {correct.dtype}"
+            )
+        bad = ~((correct == 0) | (correct == 1))  # también los nan
+        if bool(xp.any(bad)):
+            first = xp.take(correct, xp.nonzero(bad)[0][:1])
+            raise ValueError(
+                "`correct` debe contener solo 0 y 1 (o True y False), pero contiene "
+                f"{float(first[0]):g}"
+            )
     return confidence, xp.astype(correct, xp.float64), xp, n_bins
 
 
 def calibration_bins(confidence: Any, correct: Any, n_bins: int = 10) -> CalibrationBins:
-    r"""Agrupa las predicciones por confianza en ``n_bins`` tramos iguales de (0, 1].
+    r"""Agrupa las predicciones por confianza en ``n_bins`` tramos iguales de [0, 1].
 
     Parámetros: ``confidence`` ``(M,)``, la probabilidad que el modelo dio a su
     token favorito; ``correct`` ``(M,)`` (booleano o 0/1), si ese favorito era el
-    token que vino. El tramo ``b`` es :math:`((b-1)/B, b/B]` (la confianza 0 va al
-    primero). Un modelo bien calibrado tiene ``accuracy ≈ confidence`` en cada tramo.
+    token que vino. Con ``B = n_bins``, el tramo ``b`` (de 1 a ``B``) es
+    :math:`((b-1)/B,\ b/B]`: cerrado por arriba, así que una confianza que cae
+    justo en un borde va al tramo que ese borde cierra; el primero incluye además
+    la confianza 0. Un modelo bien calibrado tiene ``accuracy ≈ confidence`` en
+    cada tramo (Guo et al., 2017; capítulo «Alucinaciones y evaluación»).
 
-    Ejemplo: ``calibration_bins([0.9, 0.9, 0.2], [True, False, False], 2)`` da
-    tramos (0, 0.5] y (0.5, 1] con confianza media [0.2, 0.9] y acierto [0, 0.5].
+    Los bordes son los números ``b / B`` redondeados a la precisión de
+    ``confidence`` (float32 o float64) y se comparan directamente con ella: nunca se
+    calcula ``confidence · B``, cuyo redondeo movería de tramo los valores exactos
+    de los bordes (con ``B = 25``, ``0.28 · 25`` da 7.000000000000001).
+
+    >>> bins = calibration_bins([0.9, 0.9, 0.2], [True, False, False], 2)
+    >>> bins.upper.tolist(), bins.confidence.tolist(), bins.accuracy.tolist()
+    ([0.5, 1.0], [0.2, 0.9], [0.0, 0.5])
+    >>> calibration_bins([0.28], [1], 25).count.tolist().index(1)  # el tramo (0.24, 0.28]
+    6
     """
     conf, corr, xp, n_bins = _check_calibration(confidence, correct, n_bins)
-    index = xp.clip(xp.astype(xp.ceil(conf * n_bins), xp.int64) - 1, min=0, max=n_bins - 1)
+    edges = xp.arange(n_bins + 1, dtype=xp.float64) / n_bins  # (B + 1,)
+    inner = xp.astype(edges[1:-1], conf.dtype)  # (B - 1,) en la precisión de `confidence`
+    index = xp.sum(xp.astype(conf[:, None] > inner[None, :], xp.int64), axis=1)  # (M,)
     one_hot = xp.astype(index[:, None] == xp.arange(n_bins)[None, :], xp.float64)  # (M, B)
     count = xp.sum(one_hot, axis=0)  # (B,)
     safe = xp.where(count > 0, count, 1.0)
     nan = float("nan")
-    edges = xp.arange(n_bins + 1, dtype=xp.float64) / n_bins  # (B + 1,)
+    conf64 = xp.astype(conf, xp.float64)
     return CalibrationBins(
         lower=edges[:-1],
         upper=edges[1:],
-        confidence=xp.where(count > 0, xp.sum(one_hot * conf[:, None], axis=0) / safe, nan),
+        confidence=xp.where(count > 0, xp.sum(one_hot * conf64[:, None], axis=0) / safe, nan),
         accuracy=xp.where(count > 0, xp.sum(one_hot * corr[:, None], axis=0) / safe, nan),
         count=xp.astype(count, xp.int64),
     )
@@ -171,8 +220,11 @@ def expected_calibration_error(confidence: Any, correct: Any, n_bins: int = 10) 
         \mathrm{ECE} = \sum_{b=1}^{B} \frac{n_b}{M}
         \lvert \mathrm{acc}_b - \mathrm{conf}_b \rvert
 
-    0 es calibración perfecta. Ejemplo del de :func:`calibration_bins`:
-    ``(1/3)·0.2 + (2/3)·0.4 = 1/3``.
+    0 es calibración perfecta. Con el ejemplo de :func:`calibration_bins`,
+    ``(1/3)·0.2 + (2/3)·0.4 = 1/3``:
+
+    >>> round(expected_calibration_error([0.9, 0.9, 0.2], [1, 0, 0], 2), 4)
+    0.3333
     """
     bins = calibration_bins(confidence, correct, n_bins)
     xp = array_namespace(bins.count)
@@ -223,7 +275,7 @@ def token_predictions(model: Any, ids: Any, *, temperature: float = 1.0, batch: 
     outs = []
     with torch.no_grad():
         for i in range(0, M, batch):
-            log_p = torch.log_softmax(model(x[i : i + batch]).double() / t, dim=-1)  # (B, T, V)
+            log_p = log_softmax(model(x[i : i + batch]).double() / t, axis=-1)  # (B, T, V)
             target = y[i : i + batch]
             nll = -log_p.gather(-1, target[..., None])[..., 0]  # (B, T)
             top = log_p.max(dim=-1)  # (B, T)
@@ -261,8 +313,19 @@ def mean_log_prob(model: Any, tokenizer: Any, text: str) -> float:
     """Log-probabilidad media por ficha de ``text`` según ``model`` (nats; más alto = más probable).
 
     Se puntúan todas las fichas menos la primera, que hace de prefijo. La media,
-    y no la suma, permite comparar frases de distinta longitud. Ejemplo: una frase
-    cuyas fichas reciben todas probabilidad 1/2 da ``ln 0.5 ≈ -0.693``.
+    y no la suma, permite comparar frases de distinta longitud. Una frase cuyas
+    fichas reciben todas probabilidad 1/2 da ``ln 0.5 ≈ -0.693``:
+
+    >>> import torch
+    >>> class Coin(torch.nn.Module):  # reparte por igual entre V = 2 fichas
+    ...     config = type("Config", (), {"context": 8})
+    ...     def forward(self, idx):
+    ...         return torch.zeros(*idx.shape, 2)
+    >>> class Bits:
+    ...     def encode(self, text):
+    ...         return [int(c) for c in text]
+    >>> round(mean_log_prob(Coin(), Bits(), "0110"), 4)
+    -0.6931
     """
     from libroia.decoding import continuation_log_probs
 
@@ -307,11 +370,15 @@ def distinct_ngrams(ids: Any, n: int = 2) -> float:
     """Fracción de n-gramas distintos en una secuencia (1 = ninguno se repite).
 
     Mide la repetición de un texto generado: la decodificación voraz suele caer
-    en bucles y da valores bajos. Ejemplo: ``distinct_ngrams([1, 2, 1, 2, 1], 2)``
-    tiene los bigramas (1,2), (2,1), (1,2), (2,1): 2 distintos de 4, es decir 0.5.
+    en bucles y da valores bajos. ``ids`` es una secuencia de ids enteros ``(T,)``
+    (lista, arreglo o tensor). ``[1, 2, 1, 2, 1]`` tiene los bigramas (1,2), (2,1),
+    (1,2), (2,1): 2 distintos de 4, es decir 0.5.
+
+    >>> distinct_ngrams([1, 2, 1, 2, 1], 2)
+    0.5
     """
     n = check_int("n", n, min_value=1)
-    seq = [int(i) for i in ids]
+    seq = check_token_ids("ids", ids)
     grams = [tuple(seq[i : i + n]) for i in range(len(seq) - n + 1)]
     if not grams:
         raise ValueError(f"`ids` debe tener al menos n = {n} elementos, pero tiene {len(seq)}")
@@ -326,23 +393,32 @@ def unigram_cross_entropy(train_ids: Any, val_ids: Any, vocab_size: int) -> floa
     .. math:: p(v) = \frac{c_v + 1}{M + V}
 
     Es la línea base que un modelo de lenguaje debe mejorar: sabe qué tokens son
-    frecuentes, pero no cuál toca ahora.
+    frecuentes, pero no cuál toca ahora. ``train_ids`` y ``val_ids`` son secuencias
+    de ids enteros en ``[0, vocab_size)`` (listas, arreglos o tensores de una
+    dimensión). Con cada token igual de frecuente, la línea base es ``ln V``:
+
+    >>> round(unigram_cross_entropy([0, 1, 2, 3] * 5, [3, 2, 1], 4), 4)  # ln 4
+    1.3863
     """
     import numpy as np
 
     V = check_int("vocab_size", vocab_size, min_value=1)
-    train = np.asarray(train_ids, dtype=np.int64).ravel()
-    val = np.asarray(val_ids, dtype=np.int64).ravel()
+    train = np.asarray(check_token_ids("train_ids", train_ids, vocab_size=V), dtype=np.int64)
+    val = np.asarray(check_token_ids("val_ids", val_ids, vocab_size=V), dtype=np.int64)
     for name, ids in (("train_ids", train), ("val_ids", val)):
-        if ids.size == 0 or ids.min() < 0 or ids.max() >= V:
-            raise ValueError(f"`{name}` debe contener ids entre 0 y {V - 1} y no estar vacío")
+        if ids.size == 0:
+            raise ValueError(f"`{name}` debe contener al menos un id, pero está vacío")
     counts = np.bincount(train, minlength=V) + 1.0  # (V,)
     log_p = np.log(counts / counts.sum())  # (V,)
     return float(-log_p[val].mean())
 
 
 def first_word(text: str) -> str:
-    """La primera palabra de ``text`` (letras o cifras), en minúsculas; ``""`` si no hay."""
+    """La primera palabra de ``text`` (letras o cifras), en minúsculas; ``""`` si no hay.
+
+    >>> first_word("  ¿Atención, por favor?"), first_word("...")
+    ('atención', '')
+    """
     import regex
 
     match = regex.search(r"[\p{L}\p{N}]+", text)
@@ -383,13 +459,14 @@ def cloze_consistency(
     (repartidas por igual). Para cada una, el modelo ve los ``context_tokens``
     anteriores y escribe ``n_samples`` continuaciones (``sampling`` va a
     :func:`libroia.sampling.sampler`); se vota su primera palabra con
-    :func:`libroia.sampling.self_consistency` y se compara con la verdadera. Todo
+    :func:`libroia.decoding.self_consistency` y se compara con la verdadera. Todo
     en un solo lote ``(Q · n_samples, context_tokens)``.
     """
     import numpy as np
     import torch
 
-    from libroia.sampling import sampler, self_consistency
+    from libroia.decoding import self_consistency
+    from libroia.sampling import sampler
 
     n_questions = check_int("n_questions", n_questions, min_value=1)
     n_samples = check_int("n_samples", n_samples, min_value=1)

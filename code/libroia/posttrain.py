@@ -8,10 +8,15 @@ Sobre el mundo de juguete de :mod:`libroia.posttrain_data` y con el GPT del libr
   los de la respuesta).
 * :func:`train_dpo` aplica DPO con :func:`libroia.preference.dpo_loss`.
 * :class:`RewardModel` y :func:`train_reward_model` entrenan un modelo de
-  recompensa con la pérdida de Bradley–Terry; :func:`best_of_n` lo usa para
-  quedarse con la mejor de n respuestas.
-* :func:`answer_probabilities` (exacta) y :func:`behaviour` (muestreando) miden qué
-  hace el modelo ante preguntas sobre países que no vio en las demostraciones.
+  recompensa con la pérdida de Bradley–Terry; :func:`best_of_n_behaviour` lo usa
+  para quedarse con la mejor de n respuestas (con :func:`libroia.decoding.best_of_n`).
+* :func:`answer_probabilities` (exacta) y :func:`behaviour` (muestreando respuestas
+  con :func:`sample_answers`) miden qué hace el modelo ante preguntas sobre países
+  que no vio en las demostraciones.
+
+La log-probabilidad de una respuesta es :func:`libroia.decoding.sequence_log_prob`
+con la máscara de la respuesta, y las probabilidades salen de
+:func:`libroia.functional.softmax`: nada de eso se reescribe aquí.
 
 Todo es determinista en CPU. Capítulo 8, «Post-entrenamiento».
 """
@@ -25,6 +30,8 @@ import torch
 from torch import nn
 
 from libroia._checks import check_float, check_int
+from libroia.decoding import best_of_n, sequence_log_prob
+from libroia.functional import softmax
 from libroia.gpt import GPT, GPTConfig
 from libroia.posttrain_data import (
     ANSWER,
@@ -39,19 +46,18 @@ from libroia.posttrain_data import (
     ToyWorld,
     pack,
 )
-from libroia.preference import bradley_terry_loss, dpo_loss, sequence_logprob, sft_loss
+from libroia.preference import bradley_terry_loss, dpo_loss, sft_loss
 
 __all__ = [
     "RewardModel",
     "answer_probabilities",
     "behaviour",
-    "best_of_n",
+    "best_of_n_behaviour",
     "completions",
     "fact_accuracy",
     "lm_loss",
     "new_model",
-    "sample",
-    "sequence_logprobs",
+    "sample_answers",
     "train_dpo",
     "train_lm",
     "train_reward_model",
@@ -59,7 +65,13 @@ __all__ = [
 
 
 def new_model(world: ToyWorld, *, seed: int = 0) -> GPT:
-    """Un GPT del libro en tamaño mínimo (2 capas, 4 cabezas, d = 48) para el mundo de juguete."""
+    """Un GPT del libro en tamaño mínimo (2 capas, 4 cabezas, d = 48) para el mundo de juguete.
+
+    >>> from libroia.posttrain_data import make_world
+    >>> model = new_model(make_world())
+    >>> model.config.n_layers, model.config.d_model, model.config.context
+    (2, 48, 11)
+    """
     torch.manual_seed(check_int("seed", seed, min_value=0))
     config = GPTConfig(
         vocab_size=len(world.vocab), context=T_MAX, d_model=48, n_layers=2, n_heads=4, seed=seed
@@ -67,10 +79,13 @@ def new_model(world: ToyWorld, *, seed: int = 0) -> GPT:
     return GPT(config)
 
 
-def sequence_logprobs(model: nn.Module, data: Sequences) -> torch.Tensor:
-    """Log-probabilidad ``(N,)`` que ``model`` da a la respuesta de cada secuencia."""
+def _response_log_prob(model: nn.Module, data: Sequences) -> torch.Tensor:
+    """Log-probabilidad ``(N,)`` que ``model`` da a la respuesta de cada secuencia.
+
+    Es :func:`libroia.decoding.sequence_log_prob` sobre las fichas de la respuesta.
+    """
     logits = model(data.idx[:, :-1])  # (N, T, V)
-    return sequence_logprob(logits, data.idx[:, 1:], data.mask())  # (N,)
+    return sequence_log_prob(logits, data.idx[:, 1:], data.mask())  # (N,)
 
 
 @torch.no_grad()
@@ -94,10 +109,10 @@ def answer_probabilities(model: nn.Module, world: ToyWorld, countries=None) -> d
     correct = pack(world, prompts, good, T_MAX)
     refusal = pack(world, prompts, [REFUSAL] * len(countries), T_MAX)
     p0 = int(correct.prompt_lengths[0])
-    first = torch.softmax(model(correct.idx[:, :p0])[:, -1], dim=-1).mean(dim=0)  # (V,)
+    first = softmax(model(correct.idx[:, :p0])[:, -1], axis=-1).mean(dim=0)  # (V,)
     return {
-        "correct": sequence_logprobs(model, correct).exp().mean().item(),
-        "refusal": sequence_logprobs(model, refusal).exp().mean().item(),
+        "correct": _response_log_prob(model, correct).exp().mean().item(),
+        "refusal": _response_log_prob(model, refusal).exp().mean().item(),
         "answer": first[world.vocab.index("capital")].item(),
         "refuse": first[world.vocab.index("no")].item(),
         "question": first[world.vocab.index("¿")].item(),
@@ -181,14 +196,14 @@ def train_dpo(
     steps = check_int("steps", steps, min_value=1)
     with torch.no_grad():
         ref_c, ref_r = (
-            sequence_logprobs(reference, pairs.chosen),
-            sequence_logprobs(reference, pairs.rejected),
+            _response_log_prob(reference, pairs.chosen),
+            _response_log_prob(reference, pairs.rejected),
         )
     history: dict[str, list[float]] = {"loss": [], "margin": [], "accuracy": []}
 
     def loss() -> torch.Tensor:
-        pol_c = sequence_logprobs(policy, pairs.chosen)  # (N,)
-        pol_r = sequence_logprobs(policy, pairs.rejected)  # (N,)
+        pol_c = _response_log_prob(policy, pairs.chosen)  # (N,)
+        pol_r = _response_log_prob(policy, pairs.rejected)  # (N,)
         margin = beta * ((pol_c - ref_c) - (pol_r - ref_r)).detach()  # (N,)
         history["margin"].append(margin.mean().item())
         history["accuracy"].append((margin > 0).float().mean().item())
@@ -230,7 +245,7 @@ def train_reward_model(
 
 
 @torch.no_grad()
-def sample(
+def sample_answers(
     model: GPT,
     world: ToyWorld,
     countries,
@@ -239,10 +254,18 @@ def sample(
     seed: int = 0,
     max_new_tokens: int = 6,
 ) -> tuple[list[str], Sequences]:
-    """Muestrea (temperatura 1) ``n_samples`` respuestas por país.
+    """Muestrea (temperatura 1) ``n_samples`` respuestas a «¿ capital de X ?» por país.
 
     Devuelve los países repetidos y las secuencias completas (lo que sigue a
-    ``<eos>`` se convierte en relleno).
+    ``<eos>`` se convierte en relleno). Cada ficha se sortea con las
+    probabilidades de :func:`libroia.functional.softmax` y un generador con semilla
+    ``seed``: la misma llamada da las mismas respuestas.
+
+    >>> from libroia.posttrain_data import make_world
+    >>> world = make_world()
+    >>> asked, data = sample_answers(new_model(world), world, ["perú", "chile"], 2)
+    >>> asked, tuple(data.idx.shape)
+    (['perú', 'perú', 'chile', 'chile'], (4, 12))
     """
     n_samples = check_int("n_samples", n_samples, min_value=1)
     g = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
@@ -250,7 +273,7 @@ def sample(
     prompts = torch.tensor([world.encode(f"{BOS} " + QUESTION.format(c=c)) for c in asked])
 
     def pick(logits: torch.Tensor) -> torch.Tensor:  # (N, V) -> (N,), temperatura 1
-        return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=g)[:, 0]
+        return torch.multinomial(softmax(logits, axis=-1), 1, generator=g)[:, 0]
 
     out = model.generate(prompts, max_new_tokens, next_token=pick)  # (N, T0 + new)
     is_eos = out == world.vocab.index(EOS)  # (N, T0 + new)
@@ -288,7 +311,7 @@ def completions(
     model: GPT, world: ToyWorld, country: str, n: int = 4, *, seed: int = 0
 ) -> list[str]:
     """``n`` respuestas muestreadas a «¿ capital de ``country`` ?», como texto."""
-    _, data = sample(model, world, [country], n, seed=seed)
+    _, data = sample_answers(model, world, [country], n, seed=seed)
     return _responses(world, data)
 
 
@@ -303,13 +326,13 @@ def behaviour(
     resto. Por defecto pregunta por ``world.test_countries``.
     """
     countries = world.test_countries if countries is None else countries
-    asked, data = sample(model, world, countries, n_samples, seed=seed)
+    asked, data = sample_answers(model, world, countries, n_samples, seed=seed)
     cats = [_categorise(world, c, r) for c, r in zip(asked, _responses(world, data), strict=True)]
     return {k: cats.count(k) / len(cats) for k in CATEGORIES}
 
 
 @torch.no_grad()
-def best_of_n(
+def best_of_n_behaviour(
     policy: GPT,
     reward_model: RewardModel,
     world: ToyWorld,
@@ -322,13 +345,16 @@ def best_of_n(
     """Lo mismo que :func:`behaviour`, pero quedándose con la mejor de ``n`` respuestas.
 
     Para cada pregunta (repetida ``trials`` veces) se muestrean ``n`` respuestas, el
-    modelo de recompensa puntúa cada una y se conserva la de mayor recompensa.
+    modelo de recompensa puntúa cada una y :func:`libroia.decoding.best_of_n` se
+    queda con la de mayor recompensa (en un empate, la primera). Con ``n = 1`` es
+    :func:`behaviour` con ``n_samples = trials``.
     """
     n = check_int("n", n, min_value=1)
     countries = world.test_countries if countries is None else countries
-    asked, data = sample(policy, world, countries, trials * n, seed=seed)
+    asked, data = sample_answers(policy, world, countries, trials * n, seed=seed)
     rewards = reward_model(data).view(-1, n)  # (preguntas · trials, n)
-    best = rewards.argmax(dim=1) + torch.arange(rewards.shape[0]) * n  # (preguntas · trials,)
+    rows = torch.arange(rewards.shape[0] * n).view(-1, n)  # (preguntas · trials, n)
+    best = torch.tensor([best_of_n(r.tolist(), s)[0] for r, s in zip(rows, rewards, strict=True)])
     responses = _responses(world, data.subset(best))
     cats = [_categorise(world, asked[i], r) for i, r in zip(best.tolist(), responses, strict=True)]
     return {k: cats.count(k) / len(cats) for k in CATEGORIES}

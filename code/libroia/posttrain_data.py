@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from libroia._checks import check_float, check_int
+from libroia._checks import check_float, check_int, check_token_ids
 from libroia.preference import response_mask
 
 __all__ = [
@@ -93,7 +93,12 @@ class ToyWorld:
     test_countries: tuple[str, ...]
 
     def encode(self, text: str) -> list[int]:
-        """Ids de las palabras de ``text`` (separadas por espacios)."""
+        """Ids de las palabras de ``text`` (separadas por espacios).
+
+        >>> world = make_world()
+        >>> world.decode(world.encode("¿ capital de perú ?"))
+        '¿ capital de perú ?'
+        """
         index = {w: i for i, w in enumerate(self.vocab)}
         try:
             return [index[w] for w in text.split()]
@@ -101,12 +106,25 @@ class ToyWorld:
             raise ValueError(f"`text` contiene una palabra fuera del vocabulario: {err}") from err
 
     def decode(self, ids) -> str:
-        """Texto de una lista de ids (se omiten los de relleno)."""
+        """Texto de una lista de ids ``(T,)`` (se omiten los de relleno).
+
+        Los ids deben estar en ``[0, V)``: un ``-1`` no es «la última palabra».
+
+        >>> world = make_world()
+        >>> world.decode([1, 0, 0])
+        '<bos>'
+        """
+        ids = check_token_ids("ids", ids, vocab_size=len(self.vocab))
         return " ".join(self.vocab[i] for i in ids if self.vocab[i] != PAD)
 
 
 def make_world(n_demo: int = 12) -> ToyWorld:
-    """El mundo de juguete: 24 países; los ``n_demo`` primeros tienen demostraciones."""
+    """El mundo de juguete: 24 países; los ``n_demo`` primeros tienen demostraciones.
+
+    >>> world = make_world()
+    >>> len(world.capitals), world.demo_countries[:2], world.capitals["perú"]
+    (24, ('francia', 'italia'), 'lima')
+    """
     n_demo = check_int("n_demo", n_demo, min_value=1, max_value=len(COUNTRIES) - 1)
     words = {w for t in (ENTRY, QUESTION, ANSWER, REFUSAL) for w in t.split() if "{" not in w}
     vocab = (PAD, BOS, EOS, *sorted(words), *(w for pair in COUNTRIES for w in pair))
@@ -151,7 +169,13 @@ class PreferencePairs:
 
 
 def pack(world: ToyWorld, prompts: list[str], responses: list[str], T: int) -> Sequences:
-    """Codifica «<bos> prompt respuesta <eos>» con relleno hasta ``T + 1`` fichas."""
+    """Codifica «<bos> prompt respuesta <eos>» con relleno hasta ``T + 1`` fichas.
+
+    >>> world = make_world()
+    >>> data = pack(world, ["¿ capital de perú ?"], ["capital lima ."], 11)
+    >>> world.decode(data.idx[0].tolist()), data.prompt_lengths.tolist(), data.lengths.tolist()
+    ('<bos> ¿ capital de perú ? capital lima . <eos>', [6], [10])
+    """
     rows, p_len, lengths = [], [], []
     for prompt, response in zip(prompts, responses, strict=True):
         p = world.encode(f"{BOS} {prompt}".strip())

@@ -4,6 +4,9 @@ Las tres piezas con las que un modelo preentrenado se convierte en un asistente:
 
 * :func:`sft_loss`: entropía cruzada sobre las fichas de la **respuesta**, con
   los del *prompt* enmascarados (afinado supervisado, *supervised fine-tuning*).
+  La log-probabilidad de cada ficha y de cada respuesta entera son
+  :func:`libroia.decoding.token_log_probs` y :func:`libroia.decoding.sequence_log_prob`
+  (con ``mask``): una sola implementación para todo el libro.
 * :func:`bradley_terry_loss`: la pérdida por parejas de Bradley y Terry (1952)
   con la que se entrena un modelo de recompensa a partir de preferencias.
 * :func:`dpo_loss`: la optimización directa de preferencias (*Direct Preference
@@ -24,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from libroia._checks import check_float, check_int, describe_shape
+from libroia.decoding import sequence_log_prob
 
 __all__ = [
     "bradley_terry_loss",
@@ -31,9 +35,7 @@ __all__ = [
     "dpo_loss",
     "preference_probability",
     "response_mask",
-    "sequence_logprob",
     "sft_loss",
-    "token_logprobs",
 ]
 
 
@@ -87,8 +89,11 @@ def response_mask(prompt_lengths, lengths, T: int) -> torch.Tensor:
     es la ficha ``t + 1`` de la secuencia, así que cuenta si
     ``prompt_lengths[n] ≤ t + 1 < lengths[n]``.
 
-    Ejemplo: prompt de 2 fichas, 5 fichas reales y ``T = 5`` →
-    ``[False, True, True, True, False]`` (se predicen las fichas 2, 3 y 4).
+    Con un prompt de 2 fichas, 5 fichas reales y ``T = 5`` se predicen las fichas
+    2, 3 y 4:
+
+    >>> response_mask([2], [5], 5).tolist()
+    [[False, True, True, True, False]]
     """
     prompt_lengths = torch.as_tensor(prompt_lengths)
     lengths = torch.as_tensor(lengths)
@@ -109,39 +114,33 @@ def response_mask(prompt_lengths, lengths, T: int) -> torch.Tensor:
     return (position >= prompt_lengths[:, None]) & (position < lengths[:, None])  # (N, T)
 
 
-def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Log-probabilidad ``(N, T)`` que el modelo da a cada objetivo: log softmax(logits)[target]."""
-    _check_lm(logits, targets)
-    logp = torch.log_softmax(logits, dim=-1)  # (N, T, V)
-    return logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (N, T)
-
-
 def sft_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Entropía cruzada media sobre los objetivos con ``mask`` a ``True``.
 
     Implementa L = −(1/|M|) Σ_{(n,t) ∈ M} log p_θ(targets[n, t] | fichas anteriores),
     donde M son las posiciones de la respuesta: el modelo no aprende a escribir el
     *prompt*, solo a contestarlo. Con ``mask`` todo a ``True`` es la pérdida del
-    preentrenamiento. Equivale a ``F.cross_entropy`` con ``ignore_index`` en las
-    posiciones enmascaradas.
+    preentrenamiento. Es ``−sequence_log_prob(logits, targets, mask).sum() / |M|``
+    (:func:`libroia.decoding.sequence_log_prob`) y equivale a ``F.cross_entropy``
+    con ``ignore_index`` en las posiciones enmascaradas, también cuando una de ellas
+    tiene log-probabilidad ``-inf``: las posiciones enmascaradas no cuentan (se
+    eligen con ``where``; multiplicar ``-inf`` por 0 daría ``nan``).
 
-    Devuelve un escalar (nats por ficha). Lanza ``ValueError`` si ``mask`` no
-    selecciona ninguna ficha.
+    Parámetros: ``logits`` ``(N, T, V)``, ``targets`` ``(N, T)`` de tipo
+    ``torch.long`` y ``mask`` ``(N, T)`` booleana. Devuelve un escalar (nats por
+    ficha). Lanza ``ValueError`` si ``mask`` no selecciona ninguna ficha.
+    Capítulo 8, «Post-entrenamiento».
+
+    >>> logits = torch.log(torch.tensor([[[0.5, 0.5], [0.25, 0.75]]]))  # (1, 2, 2)
+    >>> targets, mask = torch.tensor([[0, 1]]), torch.tensor([[False, True]])
+    >>> round(sft_loss(logits, targets, mask).item(), 4)  # −log 0.75: solo cuenta la 2.ª
+    0.2877
     """
     _check_lm(logits, targets, mask)
     count = mask.sum()
     if count == 0:
         raise ValueError("`mask` no selecciona ninguna ficha: no hay respuesta que aprender")
-    logp = token_logprobs(logits, targets)  # (N, T)
-    return -(logp * mask).sum() / count
-
-
-def sequence_logprob(
-    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
-) -> torch.Tensor:
-    """Log-probabilidad ``(N,)`` de cada respuesta entera: Σ_t mask · log p(target_t)."""
-    _check_lm(logits, targets, mask)
-    return (token_logprobs(logits, targets) * mask).sum(dim=-1)  # (N,)
+    return -sequence_log_prob(logits, targets, mask).sum() / count
 
 
 def _same_vectors(**tensors: torch.Tensor) -> None:
@@ -160,7 +159,11 @@ def _same_vectors(**tensors: torch.Tensor) -> None:
 def preference_probability(r_a: torch.Tensor, r_b: torch.Tensor) -> torch.Tensor:
     """Probabilidad de Bradley–Terry ``(N,)`` de preferir A a B: σ(r_a − r_b).
 
-    Ejemplo: recompensas iguales → 0.5; r_a − r_b = log 3 → 0.75.
+    Recompensas iguales dan 0.5; con r_a − r_b = log 3, 0.75:
+
+    >>> import math
+    >>> preference_probability(torch.tensor([0.0, math.log(3)]), torch.zeros(2)).round(decimals=4)
+    tensor([0.5000, 0.7500])
     """
     _same_vectors(r_a=r_a, r_b=r_b)
     return torch.sigmoid(r_a - r_b)
@@ -174,7 +177,10 @@ def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torc
     verosimilitud de las preferencias observadas bajo el modelo de Bradley y Terry
     (1952). Se calcula con ``logsigmoid`` para no desbordar con diferencias grandes.
 
-    Ejemplo: con diferencias nulas vale log 2 ≈ 0.693.
+    Con diferencias nulas vale log 2 ≈ 0.693:
+
+    >>> round(bradley_terry_loss(torch.zeros(3), torch.zeros(3)).item(), 4)
+    0.6931
     """
     _same_vectors(r_chosen=r_chosen, r_rejected=r_rejected)
     return -F.logsigmoid(r_chosen - r_rejected).mean()
@@ -191,6 +197,12 @@ def dpo_implicit_rewards(
 
     Devuelve ``(elegida, rechazada)``. DPO las trata como la recompensa que el
     modelo ajustado ha aprendido sin tener un modelo de recompensa explícito.
+
+    >>> chosen, rejected = dpo_implicit_rewards(
+    ...     torch.tensor([-1.0]), torch.tensor([-3.0]), torch.tensor([-2.0]), torch.tensor([-2.0]),
+    ...     beta=0.5)
+    >>> chosen.tolist(), rejected.tolist()
+    ([0.5], [-0.5])
     """
     _same_vectors(
         policy_chosen=policy_chosen, policy_rejected=policy_rejected,
@@ -218,7 +230,12 @@ def dpo_loss(
     β·log(π/π_ref): sube la probabilidad relativa de la respuesta preferida sin
     alejarse demasiado de la referencia (β controla cuánto).
 
-    Ejemplo: si π = π_ref la pérdida vale log 2 ≈ 0.693.
+    Las log-probabilidades salen de :func:`libroia.decoding.sequence_log_prob`.
+    Si π = π_ref la pérdida vale log 2 ≈ 0.693:
+
+    >>> lp = torch.tensor([-2.0, -5.0])
+    >>> round(dpo_loss(lp, lp - 1, lp, lp - 1).item(), 4)
+    0.6931
     """
     chosen, rejected = dpo_implicit_rewards(
         policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta

@@ -1,4 +1,4 @@
-"""Muestreo: de los logits del modelo al siguiente token.
+r"""Muestreo: de los logits del modelo al siguiente token.
 
 Un modelo de lenguaje devuelve, para cada posición, un vector de puntuaciones
 (*logits*) ``z`` de forma ``(V,)``: una por token del vocabulario. Este módulo
@@ -8,10 +8,10 @@ decide qué token escribir a partir de ellas:
   :func:`apply_temperature`, :func:`top_k_filter`, :func:`top_p_filter`,
   :func:`min_p_filter`;
 * :func:`sample` (temperatura → top-k → top-p → min-p → sorteo con un
-  generador explícito) y :func:`greedy`;
-* :func:`beam_search` sobre una función de paso, :func:`sequence_log_prob`,
-  :func:`best_of_n` y :func:`self_consistency` (voto por mayoría), que viven en
-  :mod:`libroia.decoding` y se reexportan aquí.
+  generador explícito), :func:`sampler`, :func:`greedy` y :func:`entropy`.
+
+Lo que razona sobre secuencias enteras (búsqueda en haz, log-probabilidad de
+una secuencia, mejor de N, autoconsistencia) está en :mod:`libroia.decoding`.
 
 Los filtros están escritos una sola vez sobre el *array API*: aceptan logits de
 forma ``(V,)`` o ``(..., V)`` como arreglos de NumPy o tensores de PyTorch,
@@ -22,6 +22,11 @@ devuelven el mismo tipo y nunca modifican la entrada. Su semántica es la de los
 tokens empatan en el borde del corte de top-p, aquí se conservan todos (como
 hace top-k), en lugar de un subconjunto que depende del orden del algoritmo de
 ordenación.
+
+Las probabilidades que hacen falta enteras salen de
+:func:`libroia.functional.softmax` y :func:`libroia.functional.log_softmax`;
+top-p y min-p solo necesitan cocientes :math:`p_i / p_{\max} = e^{z_i - \max z}`,
+que calculan sin normalizar.
 
 Capítulo: «Muestreo» (``book/09_muestreo.md``).
 """
@@ -43,27 +48,17 @@ from libroia._checks import (
     describe_shape,
     is_torch,
 )
+from libroia.functional import log_softmax
 
 __all__ = [
-    "BeamResult",
-    "Vote",
     "apply_temperature",
-    "beam_search",
-    "best_of_n",
-    "continuation_log_probs",
     "entropy",
     "greedy",
-    "log_prob_step",
     "min_p_filter",
-    "next_token_logits",
     "sample",
     "sampler",
-    "self_consistency",
-    "sequence_log_prob",
-    "token_log_probs",
     "top_k_filter",
     "top_p_filter",
-    "top_tokens",
 ]
 
 # Top-p prueba primero con los _FAST_K tokens más probables de cada fila; solo si
@@ -111,7 +106,8 @@ def _largest(x: Any, k: int) -> Any:
     El *array API* no tiene todavía ``topk``; este es el único punto del módulo
     que distingue NumPy de PyTorch.
 
-    Ejemplo: ``_largest(np.array([1.0, 3.0, 2.0]), 2)`` da ``[3.0, 2.0]``.
+    >>> _largest(np.array([1.0, 3.0, 2.0]), 2).tolist()
+    [3.0, 2.0]
     """
     V = x.shape[-1]
     if is_torch(x):
@@ -162,9 +158,11 @@ def apply_temperature(logits: Any, temperature: float) -> Any:
     Parámetros: ``logits`` de forma ``(V,)`` o ``(..., V)``; ``temperature`` real
     ``> 0`` (``1`` entero vale). Devuelve logits de la misma forma y tipo.
 
-    Ejemplo: ``apply_temperature(np.array([2.0, 1.0]), 0.5)`` da ``[4.0, 2.0]``.
     Si ``T`` es tan pequeña que ``z / T`` desborda a ``+inf``, se divide ``z - max(z)``
     (la misma distribución). Capítulo «Muestreo».
+
+    >>> apply_temperature(np.array([2.0, 1.0]), 0.5).tolist()
+    [4.0, 2.0]
     """
     t = _check_temperature(temperature, allow_zero=False)
     x, xp, m = _prepare(logits)
@@ -180,8 +178,12 @@ def top_k_filter(logits: Any, k: int) -> Any:
     Los empates con el ``k``-ésimo valor se conservan (como ``TopKLogitsWarper``):
     pueden sobrevivir más de ``k`` tokens. Si ``k ≥ V`` no se descarta nada.
 
-    Ejemplo: ``top_k_filter(np.array([1.0, 3.0, 2.0, 3.0]), 2)`` da
-    ``[-inf, 3.0, -inf, 3.0]``. Capítulo «Muestreo».
+    Capítulo «Muestreo».
+
+    >>> top_k_filter(np.array([1.0, 3.0, 2.0, 3.0]), 2).tolist()
+    [-inf, 3.0, -inf, 3.0]
+    >>> top_k_filter(np.array([1.0, 3.0, 2.0, 3.0]), 1).tolist()  # empate: sobreviven los dos
+    [-inf, 3.0, -inf, 3.0]
     """
     k = check_int("k", k, min_value=1)
     x, xp, _ = _prepare(logits)
@@ -200,11 +202,21 @@ def top_p_filter(logits: Any, p: float) -> Any:
 
     Siempre sobrevive al menos el token más probable; ``p = 1`` solo descarta
     tokens de probabilidad cero. Los empates con el último token conservado se
-    conservan todos.
+    conservan todos. En el borde exacto, cuando los tokens conservados suman
+    justo ``p``, el siguiente ya no entra (su condición es ``< p``, no ``≤ p``).
+    Capítulo «Muestreo» (Holtzman et al., 2020).
 
-    Ejemplo: con probabilidades ``[0.5, 0.3, 0.15, 0.05]`` y ``p = 0.7`` sobreviven
-    los dos primeros (0.5 < 0.7 y 0.5 + 0.3 ≥ 0.7). Capítulo «Muestreo»
-    (Holtzman et al., 2020).
+    Con probabilidades ``[0.5, 0.3, 0.15, 0.05]`` y ``p = 0.7`` sobreviven los dos
+    primeros (0.5 < 0.7 y 0.5 + 0.3 ≥ 0.7):
+
+    >>> np.isfinite(top_p_filter(np.log(np.array([0.5, 0.3, 0.15, 0.05])), 0.7)).tolist()
+    [True, True, False, False]
+
+    Con ``[0.5, 0.25, 0.125, 0.125]`` y ``p = 0.75`` los dos primeros suman justo
+    0.75: los dos de 0.125 (empatados) quedan fuera.
+
+    >>> np.isfinite(top_p_filter(np.log(np.array([0.5, 0.25, 0.125, 0.125])), 0.75)).tolist()
+    [True, True, False, False]
     """
     p = check_probability("p", p)
     x, xp, m = _prepare(logits)
@@ -241,8 +253,12 @@ def min_p_filter(logits: Any, p: float) -> Any:
     El corte se adapta a la confianza del modelo: si el favorito es muy probable
     descarta casi todo; si la distribución es plana, conserva muchos tokens.
 
-    Ejemplo: con probabilidades ``[0.5, 0.3, 0.15, 0.05]`` y ``p = 0.2`` el umbral es
-    0.1 y sobreviven los tres primeros. Capítulo «Muestreo» (Nguyen et al., 2024).
+    Capítulo «Muestreo» (Nguyen et al., 2024). Con probabilidades
+    ``[0.5, 0.3, 0.15, 0.05]`` y ``p = 0.2`` el umbral es 0.1 y sobreviven los tres
+    primeros:
+
+    >>> np.isfinite(min_p_filter(np.log(np.array([0.5, 0.3, 0.15, 0.05])), 0.2)).tolist()
+    [True, True, True, False]
     """
     p = check_probability("p", p)
     x, xp, m = _prepare(logits)
@@ -258,8 +274,12 @@ def greedy(logits: Any) -> Any:
     """Decodificación voraz: el índice del logit máximo de cada fila.
 
     ``logits`` ``(..., V)`` → índices enteros ``(...)`` del mismo tipo (NumPy o
-    PyTorch); en un empate gana el primero. Ejemplo: ``greedy(np.array([0.1, 2.0,
-    2.0]))`` da ``1``.
+    PyTorch); en un empate gana el primero.
+
+    >>> int(greedy(np.array([0.1, 2.0, 2.0])))
+    1
+    >>> greedy(np.array([[0.0, 1.0], [3.0, 2.0]])).tolist()
+    [1, 0]
     """
     x, xp, _ = _prepare(logits)
     return xp.argmax(x, axis=-1)  # (...)
@@ -328,6 +348,13 @@ def sample(
     :math:`\mathrm{softmax}(z)`: es girar la ruleta de una vez para toda la fila.
 
     Capítulo «Muestreo».
+
+    >>> logits = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]))
+    >>> sample(logits, top_k=1, generator=np.random.default_rng(0)).tolist()  # solo queda 1
+    [0, 2]
+    >>> draws = sample(np.tile(logits[0], (10_000, 1)), generator=np.random.default_rng(0))
+    >>> bool(abs((draws == 0).mean() - 0.7) < 0.02)  # sale el 0 un 70 % de las veces
+    True
     """
     opts = _check_options(temperature, top_k, top_p, min_p)
     x, xp, _ = _prepare(logits)
@@ -358,6 +385,11 @@ def sampler(
     Valida las opciones al crearla, no en cada paso. Sirve como ``next_token`` de
     ``GPT.generate``: ``model.generate(idx, 20, next_token=sampler(top_p=0.9,
     generator=torch.Generator().manual_seed(0)))``.
+
+    >>> import torch
+    >>> pick = sampler(top_k=1, generator=torch.Generator().manual_seed(0))
+    >>> pick(torch.tensor([[0.0, 3.0, 1.0], [5.0, 0.0, 1.0]])).tolist()
+    [1, 0]
     """
     opts = _check_options(temperature, top_k, top_p, min_p)
 
@@ -372,29 +404,15 @@ def entropy(logits: Any, *, base: float = 2.0) -> Any:
 
     .. math:: H = -\sum_i p_i \log p_i
 
-    Los tokens con ``-inf`` no aportan. Ejemplo: cuatro logits iguales dan 2 bits.
+    Los tokens con ``-inf`` no aportan. Cuatro logits iguales dan 2 bits:
+
+    >>> float(entropy(np.zeros(4)))
+    2.0
+    >>> float(entropy(np.array([0.0, -np.inf]))) == 0  # un solo token posible: ninguna duda
+    True
     """
     base = check_float("base", base, min_value=1.0, min_inclusive=False)
-    x, xp, m = _prepare(logits)
-    shifted = xp.astype(x - m, xp.float64)  # (..., V)
-    log_z = xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))  # (..., 1)
-    log_p = shifted - log_z  # (..., V)
+    x, xp, _ = _prepare(logits)
+    log_p = log_softmax(xp.astype(x, xp.float64), axis=-1)  # (..., V)
     terms = xp.exp(log_p) * xp.where(xp.isinf(log_p), 0.0, log_p)  # 0 · log 0 = 0
     return -xp.sum(terms, axis=-1) / math.log(base)  # (...)
-
-
-# Las funciones de secuencia viven en libroia.decoding; se reexportan aquí para que
-# todo lo de «cómo elegir tokens» se importe desde un solo sitio.
-from libroia.decoding import (  # noqa: E402
-    BeamResult,
-    Vote,
-    beam_search,
-    best_of_n,
-    continuation_log_probs,
-    log_prob_step,
-    next_token_logits,
-    self_consistency,
-    sequence_log_prob,
-    token_log_probs,
-    top_tokens,
-)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from libroia.functional import softmax
 from libroia.plots._common import COLORS, new_figure, slider_steps
 
 __all__ = ["best_of_n_figure", "entropy_curve", "filter_slider", "visible_token"]
@@ -23,11 +24,6 @@ def _numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
-
-
-def _probs(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max())
-    return e / e.sum()
 
 
 def visible_token(text: str | None) -> str:
@@ -65,14 +61,14 @@ def filter_slider(
     order = np.argsort(-base, kind="stable")[:n_show]  # (n_show,)
     labels = [visible_token(tokens[i]) for i in order]
     x = np.arange(1, len(order) + 1)
-    p0 = _probs(base)[order]
+    p0 = softmax(base)[order]
     fig = new_figure(
         title=title, alt=alt, x_title="ficha (ordenadas por probabilidad original)",
         y_title="probabilidad",
     )
     for _label, filtered in states:
         z = _numpy(filtered)
-        p = np.where(np.isfinite(z), _probs(np.where(np.isfinite(z), z, -np.inf)), 0.0)
+        p = softmax(z)  # (V,), 0 en los descartados (-inf)
         survivors = int(np.isfinite(z).sum())
         fig.add_trace(
             go.Bar(
