@@ -65,13 +65,13 @@ def fourier_slider(
 def gibbs_figure(
     n_terms: np.ndarray, overshoot: dict[str, np.ndarray], limit: float, rms: np.ndarray
 ) -> go.Figure:
-    """Sobrepaso de Gibbs (fracción del salto) y error cuadrático medio frente a n."""
+    """Sobrepaso de Gibbs (fracción del salto) y raíz del error cuadrático medio frente a n."""
     fig = new_figure(
         title="El sobrepaso no desaparece; el error medio sí",
         alt=(
             "Gráfico con el número de términos en escala logarítmica. El sobrepaso de la "
             "onda cuadrada se queda en torno al 9 % del salto, igual que el del diente de "
-            "sierra, que se acerca más despacio; el error cuadrático medio baja sin parar."
+            "sierra, que se acerca más despacio; la raíz del error cuadrático medio baja sin parar."
         ),
         x_title="número de términos n",
         y_title="fracción",
@@ -92,7 +92,7 @@ def gibbs_figure(
             x=n_terms,
             y=rms,
             mode="lines+markers",
-            name="error cuadrático medio",
+            name="raíz del error cuadrático medio",
             line={"color": COLORS[2], "dash": "dot"},
         )
     )
