@@ -71,7 +71,8 @@ def gibbs_figure(
         alt=(
             "Gráfico con el número de términos en escala logarítmica. El sobrepaso de la "
             "onda cuadrada se queda en torno al 9 % del salto, igual que el del diente de "
-            "sierra, que se acerca más despacio; la raíz del error cuadrático medio baja sin parar."
+            "sierra, que se acerca más despacio; la raíz del error cuadrático medio baja "
+            "sin parar."
         ),
         x_title="número de términos n",
         y_title="fracción",
