@@ -1,4 +1,4 @@
-"""Pruebas de libroia.attention y libroia.bahdanau contra PyTorch."""
+"""Pruebas de libroia.attention contra PyTorch: núcleo, cabezas, módulo y caché."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from libroia.attention import (
     DEFAULT_BLOCK_SIZE,
-    AttentionCache,
+    KVCache,
     MultiHeadAttention,
     causal_mask,
     masked_softmax,
@@ -22,7 +22,6 @@ from libroia.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
-from libroia.bahdanau import AdditiveAttention, additive_attention
 from libroia.plots.attention import (
     attention_heatmap,
     cost_figure,
@@ -277,29 +276,6 @@ def test_blockwise_gradcheck_float64():
     torch.testing.assert_close(q.grad[:, 3], torch.zeros(2, 4, dtype=torch.float64))
 
 
-# --------------------------------------------------------------------------- máscaras
-
-
-def test_causal_mask():
-    np.testing.assert_array_equal(causal_mask(4), np.tril(np.ones((4, 4), dtype=bool)))
-    np.testing.assert_array_equal(causal_mask(2, 4), np.tril(np.ones((2, 4), dtype=bool)))
-    # Con caché: 3 posiciones pasadas y 2 consultas nuevas en las posiciones 3 y 4.
-    np.testing.assert_array_equal(
-        causal_mask(2, 5, offset=3), np.tril(np.ones((2, 5), dtype=bool), k=3)
-    )
-    m = causal_mask(3, like=torch.zeros(1))
-    assert isinstance(m, torch.Tensor) and m.dtype == torch.bool
-    assert torch.equal(m, torch.ones(3, 3, dtype=torch.bool).tril())
-
-
-def test_padding_mask():
-    m = padding_mask([2, 0, 3], 3)
-    assert m.shape == (3, 1, 3)
-    np.testing.assert_array_equal(m[:, 0], [[1, 1, 0], [0, 0, 0], [1, 1, 1]])
-    t = padding_mask(torch.tensor([1, 2]), 2)
-    assert torch.equal(t, torch.tensor([[[True, False]], [[True, True]]]))
-
-
 # --------------------------------------------------------------------------- cabezas y módulos
 
 
@@ -360,40 +336,16 @@ def test_multihead_cache_matches_full_pass():
     mha = MultiHeadAttention(8, 2)
     x = torch.randn(2, 5, 8)
     full, _ = mha(x, causal=True)
-    cache = AttentionCache()
+    cache = KVCache()
     first, _ = mha(x[:, :3], causal=True, kv_cache=cache)  # tres tokens de una vez
     steps = [mha(x[:, t : t + 1], causal=True, kv_cache=cache)[0] for t in (3, 4)]
     assert cache.length == 5
     torch.testing.assert_close(torch.cat([first, *steps], dim=1), full, **TOL)
-    fast_cache = AttentionCache()  # lo mismo sin pesos (camino por bloques)
+    fast_cache = KVCache()  # lo mismo sin pesos (camino por bloques)
     fast = [mha(x[:, :2], causal=True, kv_cache=fast_cache, need_weights=False)[0]]
     fast += [mha(x[:, t : t + 1], causal=True, kv_cache=fast_cache, need_weights=False)[0]
              for t in (2, 3, 4)]
     torch.testing.assert_close(torch.cat(fast, dim=1), full, **TOL)
-
-
-def test_additive_attention_matches_manual_torch():
-    torch.manual_seed(2)
-    att = AdditiveAttention(d_q=3, d_k=4, d_attn=5)
-    q, k, v = torch.randn(2, 3, 3), torch.randn(2, 6, 4), torch.randn(2, 6, 2)
-    mask = padding_mask(torch.tensor([6, 4]), 6)
-    out, w = att(q, k, v, mask)
-    e = torch.tanh((q @ att.w_q)[:, :, None] + (k @ att.w_k)[:, None]) @ att.w_score
-    ref_w = torch.softmax(e.masked_fill(~mask, -math.inf), dim=-1)
-    torch.testing.assert_close(w, ref_w, **TOL)
-    torch.testing.assert_close(out, ref_w @ v, **TOL)
-    # Misma función con NumPy; y v = k por omisión.
-    params = [p.detach().numpy() for p in (att.w_q, att.w_k, att.w_score)]
-    out_np, _ = additive_attention(q.numpy(), k.numpy(), v.numpy(), *params, mask.numpy())
-    np.testing.assert_allclose(out_np, out.detach().numpy(), rtol=1e-5, atol=1e-6)
-    assert att(q, k)[0].shape == (2, 3, 4)
-
-
-def test_additive_attention_gradcheck():
-    rng = np.random.default_rng(4)
-    args = [torch.from_numpy(rng.standard_normal(s)).requires_grad_()
-            for s in [(2, 3), (4, 3), (4, 2), (3, 5), (3, 5), (5,)]]
-    assert torch.autograd.gradcheck(lambda *a: additive_attention(*a), args)
 
 
 # --------------------------------------------------------------------------- propiedades
@@ -495,7 +447,7 @@ def _with(**changes):
         (_with(mask=torch.ones(2, 3, 5, dtype=torch.bool)), TypeError, "`mask`"),
         (_with(q=np.full((2, 3, 4), np.nan, np.float32)), ValueError, r"`q`.*no finitos"),
         (_with(v=np.full((2, 5, 6), np.inf, np.float32)), ValueError, r"`v`.*no finitos"),
-        (_with(q=np.full((2, 3, 4), 3e38, np.float32)), ValueError, r"`q`.*tan grandes"),
+        (_with(q=np.full((2, 3, 4), 3e38, np.float32)), ValueError, r"desbordar.*`q` o `k`"),
         (_with(q=np.zeros((2, 3, 4), np.int64)), TypeError, "`q`.*coma flotante"),
         (_with(k=np.zeros((2, 5, 4), np.float64)), TypeError, "mismo tipo"),
         (_with(k=torch.zeros(2, 5, 4)), TypeError, "mezclar"),
@@ -512,7 +464,7 @@ def test_bad_input(args, error, match, need_weights):
 @pytest.mark.parametrize("need_weights", [True, False])
 def test_overflowing_scores_raise(need_weights):
     q = torch.full((2, 3, 4), 2e19)  # finitos, pero q·k = 4 · 4e38 / 2 > 3.4e38
-    with pytest.raises(ValueError, match=r"desbordan.*`q` o `k`"):
+    with pytest.raises(ValueError, match=r"desbordar.*`q` o `k`"):
         scaled_dot_product_attention(q, q, q, need_weights=need_weights)
 
 
@@ -524,27 +476,6 @@ def test_bad_block_size():
         scaled_dot_product_attention(q, k, v, need_weights=False, block_size=2.5)
     with pytest.raises(ValueError, match=r"`block_size`.*need_weights=False"):
         scaled_dot_product_attention(q, k, v, block_size=4)
-
-
-def test_bad_mask_helpers():
-    with pytest.raises(ValueError, match=r"`lengths`.*entre 0 y T"):
-        padding_mask([1, 4], 3)
-    with pytest.raises(ValueError, match=r"`lengths`.*entre 0 y T"):
-        padding_mask([-1, 2], 3)
-    with pytest.raises(ValueError, match=r"`lengths`.*vector de enteros"):
-        padding_mask(np.array([1.0, 2.0]), 3)
-    with pytest.raises(ValueError, match=r"`lengths`.*vector de enteros"):
-        padding_mask(np.ones((2, 2), np.int64), 3)
-    with pytest.raises(TypeError, match="`lengths`"):
-        padding_mask("12", 3)
-    with pytest.raises(ValueError, match="`T`"):
-        padding_mask([1], -1)
-    with pytest.raises(ValueError, match="`T_q`"):
-        causal_mask(-2)
-    with pytest.raises(ValueError, match="`offset`"):
-        causal_mask(2, 3, offset=-1)
-    with pytest.raises(TypeError, match="`T_k`"):
-        causal_mask(2, 2.5)
 
 
 def test_bad_heads_and_modules():
@@ -569,25 +500,6 @@ def test_bad_heads_and_modules():
         MultiHeadAttention.from_torch(torch.nn.MultiheadAttention(4, 2, kdim=3, vdim=3))
 
 
-def test_bad_additive_input():
-    q, k, v = np.zeros((3, 2)), np.zeros((4, 3)), np.zeros((4, 2))
-    w_q, w_k, w_s = np.zeros((2, 5)), np.zeros((3, 5)), np.zeros(5)
-    with pytest.raises(ValueError, match=r"`w_q`.*\(2, d_attn\)"):
-        additive_attention(q, k, v, np.zeros((3, 5)), w_k, w_s)
-    with pytest.raises(ValueError, match=r"`w_k`.*d_attn = 5"):
-        additive_attention(q, k, v, w_q, np.zeros((3, 4)), w_s)
-    with pytest.raises(ValueError, match="`w_score`"):
-        additive_attention(q, k, v, w_q, w_k, np.zeros((5, 1)))
-    with pytest.raises(ValueError, match="`k` y `v`"):
-        additive_attention(q, k, np.zeros((5, 2)), w_q, w_k, w_s)
-    with pytest.raises(ValueError, match="`mask`"):
-        additive_attention(q, k, v, w_q, w_k, w_s, np.ones((3, 5), bool))
-    with pytest.raises(ValueError, match=r"`q`.*no finitos"):
-        additive_attention(np.full((3, 2), np.nan), k, v, w_q, w_k, w_s)
-    with pytest.raises(ValueError, match="`d_attn`"):
-        AdditiveAttention(2, 3, 0)
-
-
 # --------------------------------------------------------------------------- figuras
 
 
@@ -607,3 +519,172 @@ def test_letter_features_and_figures():
         attention_heatmap(w, ["la", "casa"], labels=["a"])
     assert len(saturation_figure([4, 16], {"a": [0.3, 0.4], "b": [0.5, 0.9]}).data) == 2
     assert len(cost_figure([64, 128], [0.001, 0.004], [0.1, 0.4]).data) == 4
+
+
+# --------------------------------------------------------------------------- media precisión
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_float16_input_whose_sum_overflows_is_accepted(kind, need_weights):
+    """70 000 unos en float16 suman más que 65 504, pero la atención es finita (vale 1)."""
+    q, k, v = np.ones((1, 1)), np.ones((70_000, 1)), np.ones((70_000, 1))
+    args = [a.astype(np.float16) for a in (q, k, v)]
+    if kind == "torch":
+        args = [torch.from_numpy(a) for a in args]
+    out, w = scaled_dot_product_attention(*args, need_weights=need_weights)
+    assert out.dtype == args[0].dtype and (w is None or w.dtype == args[0].dtype)
+    np.testing.assert_allclose(np.asarray(out, dtype=np.float32), [[1.0]], rtol=5e-3)
+    if w is not None:
+        np.testing.assert_allclose(np.asarray(w, dtype=np.float32).sum(), 1.0, rtol=5e-3)
+
+
+def test_float16_matches_float32_reference():
+    q, k, v = _qkv((2, 3, 7, 8), (2, 3, 9, 8), 4, seed=11)
+    half = [torch.from_numpy(a).half() for a in (q, k, v)]
+    ref, _ = _reference(*(a.float() for a in half), causal=True)
+    for need_weights in (True, False):
+        out, _ = scaled_dot_product_attention(*half, causal=True, need_weights=need_weights)
+        assert out.dtype == torch.float16
+        torch.testing.assert_close(out.float(), ref, rtol=2e-3, atol=2e-3)
+
+
+def test_non_finite_half_input_is_still_rejected():
+    q = torch.ones(2, 3, dtype=torch.float16)
+    bad = q.clone()
+    bad[1, 2] = math.inf
+    with pytest.raises(ValueError, match=r"`k`.*no finitos"):
+        scaled_dot_product_attention(q, bad, q)
+
+
+# --------------------------------------------------------------------------- softmax con máscara
+
+
+def test_masked_softmax_is_the_softmax_of_what_the_mask_allows():
+    x = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
+    mask = torch.rand(3, 5, generator=torch.Generator().manual_seed(1)) < 0.6
+    mask[1] = False  # una fila sin nada permitido
+    got = masked_softmax(x, mask=mask)
+    ref = torch.softmax(x.masked_fill(~mask, -math.inf), dim=-1).nan_to_num(0.0)
+    torch.testing.assert_close(got, ref)
+    assert torch.equal(got[1], torch.zeros(5))
+    col = masked_softmax(x.numpy(), axis=0, mask=mask.numpy()[:, :1])  # máscara difundida
+    ref0 = torch.softmax(x.masked_fill(~mask[:, :1], -math.inf), dim=0).nan_to_num(0.0)
+    np.testing.assert_allclose(col, ref0.numpy(), rtol=1e-6)
+
+
+def test_masked_softmax_rejects_bad_axis_and_mask():
+    x = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"`axis`.*entre -2 y 1.*2"):
+        masked_softmax(x, axis=2)
+    with pytest.raises(TypeError, match="`axis`"):
+        masked_softmax(x, axis=1.0)
+    with pytest.raises(ValueError, match=r"`mask`.*\(2, 3\)"):
+        masked_softmax(x, mask=np.ones((3, 3), bool))
+    with pytest.raises(ValueError, match=r"`mask`.*\(2, 3\)"):
+        masked_softmax(x, mask=np.ones((4, 2, 3), bool))  # difundiría, pero agrandando `x`
+    with pytest.raises(TypeError, match=r"`mask`.*booleana"):
+        masked_softmax(x, mask=np.ones((2, 3)))
+    with pytest.raises(TypeError, match="mezclar"):
+        masked_softmax(x, mask=torch.ones(2, 3, dtype=torch.bool))
+
+
+# --------------------------------------------------------------------------- caché KV
+
+
+def test_kv_cache_stores_each_layer_apart():
+    cache = KVCache(3)
+    assert cache.length == 0 and cache.batch_size is None
+    k = torch.randn(2, 4, 3, 5)
+    k_all, v_all = cache.update(1, k, -k)
+    assert torch.equal(k_all, k) and torch.equal(v_all, -k)
+    assert [cache.layer_length(i) for i in range(3)] == [0, 3, 0]
+    k_all, _ = cache.update(1, k[:, :, :1], k[:, :, :1])
+    assert tuple(k_all.shape) == (2, 4, 4, 5) and cache.layer_length(1) == 4
+    assert cache.batch_size == 2 and len(cache.keys) == len(cache.values) == 3
+    assert "n_layers=3" in repr(cache)
+
+
+def test_kv_cache_rejects_another_batch_layer_or_shape():
+    cache = KVCache(2)
+    cache.update(0, torch.zeros(2, 4, 3, 5), torch.zeros(2, 4, 3, 5))
+    with pytest.raises(ValueError, match=r"`kv_cache`.*\(2, 4, 3, 5\).*\(3, 4, 1, 5\)"):
+        cache.update(0, torch.zeros(3, 4, 1, 5), torch.zeros(3, 4, 1, 5))
+    with pytest.raises(ValueError, match="`kv_cache`"):
+        cache.update(0, torch.zeros(2, 4, 1, 6), torch.zeros(2, 4, 1, 6))
+    with pytest.raises(ValueError, match=r"`layer`.*≤ 1.*2"):
+        cache.update(2, torch.zeros(2, 4, 1, 5), torch.zeros(2, 4, 1, 5))
+    with pytest.raises(ValueError, match=r"`k` y `v`.*misma forma"):
+        cache.update(1, torch.zeros(2, 4, 1, 5), torch.zeros(2, 4, 2, 5))
+    with pytest.raises(ValueError, match=r"`k`.*\(N, h, T, d/h\)"):
+        cache.update(1, torch.zeros(4, 1, 5), torch.zeros(4, 1, 5))
+    with pytest.raises(ValueError, match="`n_layers`"):
+        KVCache(0)
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(TypeError, match=r"`kv_cache`.*KVCache"):
+        mha(torch.zeros(1, 2, 8), causal=True, kv_cache=[])
+    with pytest.raises(ValueError, match="`kv_cache`"):  # otro lote que el guardado
+        mha(torch.zeros(3, 1, 8), causal=True, kv_cache=cache)
+
+
+def test_multihead_cache_layers_are_independent():
+    torch.manual_seed(4)
+    a, b = MultiHeadAttention(8, 2), MultiHeadAttention(8, 2)
+    x = torch.randn(1, 4, 8)
+    cache = KVCache(2)
+    for t in range(4):
+        out_a, _ = a(x[:, t : t + 1], causal=True, kv_cache=cache, layer=0)
+        out_b, _ = b(x[:, t : t + 1], causal=True, kv_cache=cache, layer=1)
+    torch.testing.assert_close(out_a, a(x, causal=True)[0][:, -1:], **TOL)
+    torch.testing.assert_close(out_b, b(x, causal=True)[0][:, -1:], **TOL)
+
+
+# --------------------------------------------------------------------------- máscaras del módulo
+
+
+def test_multihead_rejects_ambiguous_masks():
+    torch.manual_seed(5)
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(4, 4, 8)  # N = T = 4: una máscara (N, T_k) se confundiría con (T, T_k)
+    padding = torch.tensor([4, 3, 2, 1])[:, None] > torch.arange(4)  # (N, T_k)
+    with pytest.raises(ValueError, match=r"`mask`.*tres dimensiones.*\(4, 4\)"):
+        mha(x, mask=padding)
+    with pytest.raises(ValueError, match=r"`mask`.*tres dimensiones.*\(4,\)"):
+        mha(x, mask=torch.ones(4, dtype=torch.bool))  # (T_k,)
+    with pytest.raises(ValueError, match="`mask`"):
+        mha(x, mask=padding[:, None, None, :])  # (N, 1, 1, T_k): cuatro dimensiones
+    with pytest.raises(ValueError, match=r"`mask`.*tres dimensiones.*list"):
+        mha(x, mask=[[True]])
+    # La forma sin ambigüedad funciona y es la máscara de relleno por secuencia.
+    out, w = mha(x, mask=padding[:, None, :])
+    assert torch.all(w[1, :, :, 3:] == 0) and torch.all(w[3, :, :, 1:] == 0)
+    torch.testing.assert_close(out, mha(x, mask=padding_mask(torch.tensor([4, 3, 2, 1]), 4))[0])
+
+
+# --------------------------------------------------------------------------- RoPE en el módulo
+
+
+def test_multihead_rope_rotates_queries_and_keys_of_each_head():
+    from libroia.positions import apply_rotary, rotary_angles
+
+    torch.manual_seed(6)
+    N, T, d, h = 2, 5, 12, 3
+    mha = MultiHeadAttention(d, h)
+    x = torch.randn(N, T, d)
+    cos, sin = (t.float() for t in rotary_angles(torch.arange(T), d // h))
+    out, _ = mha(x, causal=True, rope=(cos, sin))
+    q = apply_rotary(split_heads(mha.q_proj(x), h))  # (N, h, T, d/h)
+    k = apply_rotary(split_heads(mha.k_proj(x), h))
+    v = split_heads(mha.v_proj(x), h)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(out, mha.out_proj(merge_heads(ref)), **TOL)
+    # Con caché: las claves se guardan ya giradas, cada paso con los ángulos de su posición.
+    cache = KVCache()
+    steps = [mha(x[:, t : t + 1], causal=True, kv_cache=cache, rope=(cos[t : t + 1],
+                                                                     sin[t : t + 1]))[0]
+             for t in range(T)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), out, **TOL)
+    with pytest.raises(ValueError, match=r"`rope`.*\(5, d_h/2\).*\(4, 2\)"):
+        mha(x, rope=(cos[:4], sin[:4]))
+    with pytest.raises(TypeError, match="`rope`"):
+        mha(x, rope=cos)

@@ -241,21 +241,25 @@ def test_lora_on_llama_shapes_matches_torch_modules():
     shape = LLAMA2_7B.with_layers(2)
     with torch.device("meta"):
         model = GPT(shape.to_gpt_config())
-        assert apply_lora(model, rank=16, targets=("qkv", "proj", "up", "gate", "down")) == 10
+        assert apply_lora(
+            model, rank=16, targets=("q_proj", "k_proj", "v_proj", "out_proj", "up", "gate", "down")
+        ) == 14
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    assert trainable == lora_n_params(shape, rank=16, targets=("qkv", "o", "up", "gate", "down"))
+    assert trainable == lora_n_params(
+        shape, rank=16, targets=("q", "k", "v", "o", "up", "gate", "down")
+    )
 
 
 def test_lora_training_pays_only_for_adapters():
     model = tiny_gpt()
     before = model(batch()).detach()
-    apply_lora(model, rank=4, targets=("qkv", "proj"))
+    apply_lora(model, rank=4, targets=("q_proj", "k_proj", "v_proj", "out_proj"))
     torch.testing.assert_close(model(batch()), before)  # B = 0: al principio, el mismo modelo
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=1e-2)
     lm_loss(model, batch()).backward()
     opt.step()
-    n_lora = lora_n_params(SHAPE, rank=4, targets=("qkv", "o"))
+    n_lora = lora_n_params(SHAPE, rank=4, targets=("q", "k", "v", "o"))
     assert sum(p.numel() for p in trainable) == n_lora
     real = measure_training_bytes(model, opt)
     calc = training_memory_bytes(n_params_decoder(SHAPE) + n_lora, n_trainable=n_lora,

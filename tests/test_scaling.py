@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -32,10 +30,6 @@ from libroia.scaling import (
 )
 from libroia.scaling_law import (
     chinchilla_loss,
-    fit_power_law,
-    power_law,
-    sweep_configs,
-    tiny_gpt_sweep,
 )
 
 LLAMA2_7B = PUBLISHED_SHAPES["Llama-2-7B"]
@@ -261,87 +255,10 @@ def test_chinchilla_optimal_spends_the_budget(c, r):
     assert d / n == pytest.approx(r, rel=1e-9)
 
 
-def test_chinchilla_loss_prefers_balanced_allocation():
-    c = 5.76e23
-    n = np.geomspace(1e9, 1e12, 400)
-    loss = chinchilla_loss(n, c / (6 * n))
-    assert np.all(np.isfinite(loss))
-    n_best = n[np.argmin(loss)]
-    assert 10e9 < n_best < 100e9  # el óptimo está cerca de Chinchilla, lejos de los extremos
-    assert chinchilla_loss(70e9, 1.4e12) < chinchilla_loss(280e9, 300e9)  # Chinchilla < Gopher
-
-
 # --- leyes de potencia ------------------------------------------------------------------------
 
 
-@settings(max_examples=30, deadline=None)
-@given(a=st.floats(1.0, 100.0), alpha=st.floats(0.05, 0.8), c=st.floats(0.0, 3.0))
-def test_fit_power_law_recovers_exact_parameters(a, alpha, c):
-    n = np.geomspace(1e4, 1e8, 7)
-    fit = fit_power_law(n, power_law(n, a, alpha, c))
-    np.testing.assert_allclose(power_law(n, *fit), power_law(n, a, alpha, c), rtol=1e-4)
-    assert fit.alpha == pytest.approx(alpha, rel=0.05, abs=0.01)
-
-
-def test_fit_power_law_with_noise():
-    rng = np.random.default_rng(0)
-    n = np.geomspace(1e4, 1e7, 8)
-    loss = power_law(n, 30.0, 0.3, 1.5) * np.exp(rng.normal(0, 0.005, n.size))
-    fit = fit_power_law(n, loss)
-    assert fit.alpha == pytest.approx(0.3, abs=0.08)
-    assert fit.c == pytest.approx(1.5, abs=0.3)
-
-
-def test_fit_power_law_without_offset_is_loglog_line():
-    n = np.array([1e3, 1e4, 1e5, 1e6])
-    loss = np.array([5.0, 3.9, 3.1, 2.4])
-    fit = fit_power_law(n, loss, with_offset=False)
-    slope, intercept = np.polyfit(np.log(n), np.log(loss), 1)
-    assert fit.alpha == pytest.approx(-slope)
-    assert fit.a == pytest.approx(math.exp(intercept))
-    assert fit.c == 0.0
-
-
 # --- barrido de tamaños del GPT del libro ---------------------------------------------------
-
-
-def test_sweep_configs_change_only_the_size():
-    base = GPTConfig(steps=7, lr=1e-3)
-    configs = sweep_configs([(16, 1, 2), (32, 2, 4)], base=base)
-    assert [(c.d_model, c.n_layers, c.n_heads) for c in configs] == [(16, 1, 2), (32, 2, 4)]
-    assert all(replace(c, d_model=base.d_model, n_layers=base.n_layers,
-                       n_heads=base.n_heads) == base for c in configs)
-    default = GPTConfig()
-    size = (default.d_model, default.n_layers, default.n_heads)
-    assert sweep_configs([size])[0] == default  # el modelo por defecto, tal cual
-
-
-def test_tiny_gpt_sweep_counts_and_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LIBROIA_CACHE", str(tmp_path))
-    text = "\n\n".join(f"El gato {i} come pescado y el perro come carne. " * 4
-                         for i in range(20))  # 20 párrafos: 2 van a validación
-    base = GPTConfig(vocab_size=260, context=8, steps=3, batch_size=2)
-    configs = sweep_configs([(8, 1, 2), (16, 1, 2)], base=base)
-    first = tiny_gpt_sweep(configs, text=text)
-    assert first["n_params"].tolist() == [
-        numel(GPT(c)) for c in configs]
-    assert first["n_tokens"].tolist() == [3 * 2 * 8] * 2
-    np.testing.assert_allclose(first["compute_flops"], 6 * first["n_params"] * 48)
-    assert np.all(first["best_val_loss"] <= np.array([h["val_loss"][0]
-                                                      for h in first["histories"]]))
-    assert not first["from_cache"].any()
-    again = tiny_gpt_sweep(configs, text=text)
-    assert again["from_cache"].all()
-    np.testing.assert_array_equal(again["val_loss"], first["val_loss"])
-
-
-def test_sweep_bad_arguments():
-    with pytest.raises(ValueError, match="sizes"):
-        sweep_configs([])
-    with pytest.raises(TypeError, match="base"):
-        sweep_configs([(8, 1, 1)], base={"d_model": 8})
-    with pytest.raises(ValueError, match="configs"):
-        tiny_gpt_sweep([])
 
 
 # --- energía ----------------------------------------------------------------------------------
@@ -401,41 +318,7 @@ def test_bad_arguments_raise_spanish_errors():
         training_energy_kwh(10, watts_per_gpu=700, pue=0.5)
 
 
-@pytest.mark.parametrize(
-    ("n", "loss", "name"),
-    [
-        ([1, 2, 3], [1, 2], "loss"),
-        ([1, 2], [1, 2], "n"),
-        ([1, -2, 3], [3, 2, 1], "n"),
-        ([1, 2, 3], [3, 0, 1], "loss"),
-    ],
-)
-def test_fit_power_law_bad_input(n, loss, name):
-    with pytest.raises(ValueError, match=f"`{name}`"):
-        fit_power_law(n, loss)
-
-
 # --- figuras ----------------------------------------------------------------------------------
-
-
-def test_scaling_figures_build_with_sliders_and_alt_text():
-    from libroia.plots import scaling as plots
-
-    fig = plots.isoflop_figure([1e19, 1e21, 1e23])
-    assert len(fig.data) == 9 and len(fig.layout.sliders[0].steps) == 3
-    assert sum(bool(t.visible) for t in fig.data) == 3  # un presupuesto a la vez
-    assert fig.layout.meta["alt"]
-    fig = plots.flops_breakdown_figure(LLAMA2_7B, [512, 4096], name="Llama 2 7B")
-    total = sum(np.array(t.y) for t in fig.data) * 1e9
-    np.testing.assert_allclose(total, [forward_flops_per_token(LLAMA2_7B, context=T)
-                                       for T in (512, 4096)])
-    n = np.array([1e3, 1e4, 1e5])
-    fit = fit_power_law(n, power_law(n, 10.0, 0.3, 1.0))
-    assert len(plots.scaling_law_figure(n, power_law(n, *fit), fit).data) == 3
-    assert len(plots.tokens_per_param_figure().data) == 2
-    assert len(plots.moe_figure({"Mixtral": MIXTRAL}).data) == 2
-    hist = [{"step": [0, 1], "val_loss": [5.0, 4.0]}]
-    assert len(plots.loss_curves_figure(hist, ["a"]).data) == 1
 
 
 def test_number_formatting():

@@ -62,19 +62,25 @@ def check_mask(mask: Any, like: Any, target: tuple) -> Any:
 
 
 def check_finite_sum(xp: Any, **arrays: Any) -> None:
-    """Exige valores finitos con una sola pasada barata: la suma de cada arreglo.
+    """Exige valores finitos (ni ``inf`` ni ``nan``) con una sola pasada barata: la suma.
 
-    La suma es finita si todos los valores lo son (salvo que desborde). Solo si
-    no lo es se busca el culpable con :func:`libroia._checks.check_finite`, que
-    lanza su mensaje; si todos eran finitos pero la suma desborda, los valores son
-    tan grandes que los productos escalares también desbordarían.
+    Si todos los valores son finitos, la suma también lo es, salvo que desborde:
+    la de 70 000 unos en ``float16`` (máximo 65 504) da ``inf``. Por eso la suma se
+    acumula en ``float32`` si el tipo es de 16 bits, y si aun así no es finita se
+    mira valor a valor con :func:`libroia._checks.check_finite`, que solo lanza su
+    error si de verdad hay un ``inf`` o un ``nan``. Que la suma desborde no dice
+    nada de los productos ``q·k``: esos los vigila la comprobación de la salida.
+
+    >>> import numpy as np
+    >>> check_finite_sum(np, q=np.ones(70_000, dtype=np.float16))   # válido: no lanza
+    >>> check_finite_sum(np, k=np.array([1.0, np.inf]))
+    Traceback (most recent call last):
+    ...
+    ValueError: `k` contiene valores no finitos (inf o nan)
     """
     for name, x in arrays.items():
+        wide = xp.float32 if x.dtype in (xp.float16, getattr(xp, "bfloat16", None)) else None
         with np.errstate(over="ignore", invalid="ignore"):  # NumPy avisaría del desbordamiento
-            total = xp.sum(x)
+            total = xp.sum(x) if wide is None else xp.sum(xp.astype(x, wide))
         if not bool(xp.isfinite(total)):
-            check_finite(name, x)
-            raise ValueError(
-                f"`{name}` tiene valores tan grandes (máximo absoluto "
-                f"{float(xp.max(xp.abs(x))):.3g}) que su suma desborda {x.dtype}"
-            )
+            check_finite(name, x)  # lanza si hay inf o nan; si no, la suma solo desbordó

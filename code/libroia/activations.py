@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from libroia._checks import check_int
+from libroia._checks import check_choice, check_int
 
-__all__ = ["ACTIVATIONS", "GATED", "check_activation", "fit_curve", "time_activations"]
+__all__ = ["ACTIVATIONS", "GATED", "MLP", "MLP_ACTIVATIONS", "fit_curve", "time_activations"]
 
 #: Activaciones elemento a elemento: nombre -> función de tensor a tensor.
 #: ``"identity"`` (ninguna) sirve para el contraejemplo lineal.
@@ -37,15 +37,8 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 #: Variantes con compuerta: la activación multiplica a una segunda proyección.
 GATED = {"swiglu": "silu"}
 
+#: Activaciones que admite la MLP (y ``GPTConfig.activation``).
 MLP_ACTIVATIONS = ("relu", "gelu", "silu", "swiglu")
-
-
-def check_activation(name: str, value: str, allowed=MLP_ACTIVATIONS) -> str:
-    """Comprueba que ``value`` sea una de las activaciones ``allowed``."""
-    if not isinstance(value, str) or value not in allowed:
-        opciones = ", ".join(f'"{a}"' for a in allowed)
-        raise ValueError(f"`{name}` debe ser una de {opciones}, pero vale {value!r}")
-    return value
 
 
 class MLP(nn.Module):
@@ -53,11 +46,21 @@ class MLP(nn.Module):
 
     Con ``activation="swiglu"`` usa tres matrices (compuerta, subida y bajada);
     con las demás, dos. ``hidden`` es el ancho intermedio (4·d en GPT-2).
+
+    Ejemplo::
+
+        >>> mlp = MLP(8, 32, "swiglu")
+        >>> tuple(mlp(torch.zeros(2, 5, 8)).shape)       # (N, T, d)
+        (2, 5, 8)
+        >>> sum(p.numel() for p in mlp.parameters())     # 3·d·H + 2H + d
+        840
     """
 
     def __init__(self, d: int, hidden: int, activation: str = "gelu", *, bias: bool = True):
         super().__init__()
-        self.activation = check_activation("activation", activation)
+        d = check_int("d", d, min_value=1)
+        hidden = check_int("hidden", hidden, min_value=1)
+        self.activation = check_choice("activation", activation, MLP_ACTIVATIONS)
         self.gated = activation in GATED
         self.up = nn.Linear(d, hidden, bias=bias)
         if self.gated:
@@ -141,7 +144,7 @@ def fit_curve(
     x, y : tensores ``(M,)`` con las abscisas y los valores que se quieren imitar.
     activation : ``"identity"``, ``"relu"``, ``"gelu"``, ``"silu"`` o ``"swiglu"``.
     """
-    check_activation("activation", activation, ("identity", *MLP_ACTIVATIONS))
+    check_choice("activation", activation, ("identity", *MLP_ACTIVATIONS))
     if x.ndim != 1 or x.shape != y.shape:
         raise ValueError(
             f"`x` e `y` deben ser vectores (M,) de la misma forma, pero tienen formas "

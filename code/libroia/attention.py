@@ -7,8 +7,12 @@ PyTorch puede derivar a través de él. Con ``need_weights=False`` calcula la
 misma salida por bloques de consultas, sin crear nunca la matriz de pesos
 ``(T_q, T_k)`` entera (la idea de FlashAttention, Dao et al., 2022).
 :class:`MultiHeadAttention` es PyTorch puro y llama a ese mismo núcleo, también
-sin pesos. La atención aditiva de Bahdanau está en :mod:`libroia.bahdanau` y
-las máscaras, en :mod:`libroia.masks` (también se importan desde aquí).
+sin pesos; con :class:`KVCache` guarda las claves y los valores al generar. Es
+también la atención de cada bloque del GPT del capítulo 5 (:mod:`libroia.gpt`).
+La softmax es la de :mod:`libroia.functional` (:func:`masked_softmax` es su
+variante con máscara). La atención aditiva de Bahdanau está en
+:mod:`libroia.bahdanau` y las máscaras, en :mod:`libroia.masks` (también se
+importan desde aquí).
 
 Convención de máscaras (la de PyTorch para máscaras booleanas en
 ``F.scaled_dot_product_attention``): ``True`` = la consulta *puede* mirar esa
@@ -19,10 +23,12 @@ Se explica en el capítulo 4, «Atención».
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from array_api_compat import device as _device
 from torch import nn
@@ -36,17 +42,21 @@ from libroia._attention_checks import (
 from libroia._checks import (
     array_namespace,
     check_array,
+    check_bool_array,
     check_float,
     check_int,
     check_ndim,
     check_same_kind,
     describe_shape,
+    is_torch,
 )
+from libroia.functional import softmax, unnormalized_softmax
 from libroia.masks import causal_mask, padding_mask
+from libroia.positions import rotate_pairs
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
-    "AttentionCache",
+    "KVCache",
     "MultiHeadAttention",
     "causal_mask",
     "masked_softmax",
@@ -67,48 +77,85 @@ DEFAULT_BLOCK_SIZE = 64
 # --------------------------------------------------------------------------- núcleo
 
 
-def masked_softmax(x: Any, axis: int = -1, *, overwrite: bool = False) -> Any:
-    """Softmax estable a lo largo de ``axis``; una fila entera de ``-inf`` da ceros.
+def masked_softmax(x: Any, axis: int = -1, *, mask: Any = None, overwrite: bool = False) -> Any:
+    """Softmax con máscara: :func:`libroia.functional.softmax` sobre lo que ``mask`` permite.
 
-    Implementa ``softmax(x)_j = exp(x_j - m) / Σ_l exp(x_l - m)`` con
-    ``m = max_l x_l``: restar el máximo no cambia el resultado y evita que
-    ``exp`` se desborde. Si todas las entradas de una fila valen ``-inf`` (una
-    consulta sin ninguna clave permitida) la fila resultante es de ceros, no
-    ``nan``, como en PyTorch ≥ 2.5 (``libroia.functional.softmax`` daría ``nan``).
+    Las posiciones con ``mask`` en ``False`` reciben probabilidad cero (equivale
+    a poner su puntuación a ``-inf``); las demás se reparten el peso
+    ``softmax(x)_j = exp(x_j - m) / Σ_l exp(x_l - m)`` con ``m = max_l x_l``. Si
+    ninguna posición de una fila está permitida (o toda la fila vale ``-inf``),
+    la fila resultante es de ceros, no ``nan``, como en PyTorch ≥ 2.5: es la
+    convención de :mod:`libroia.functional`.
 
-    Con ``overwrite=True`` se reutiliza la memoria de ``x``, que queda
-    modificado: ahorra dos copias del tamaño de ``x``, pero no sirve si PyTorch
-    tiene que derivar a través de ``x``.
+    Parámetros
+    ----------
+    x : puntuaciones, arreglo de NumPy o tensor de PyTorch.
+    axis : eje que se normaliza (se valida: de ``-x.ndim`` a ``x.ndim - 1``).
+    mask : booleana, difundible a la forma de ``x``; ``True`` = permitido.
+    overwrite : reutiliza la memoria de ``x``, que queda modificado: ahorra
+        dos copias del tamaño de ``x``, pero no sirve si PyTorch tiene que
+        derivar a través de ``x``.
 
     Ejemplo::
 
         >>> masked_softmax(np.array([0.0, np.log(3.0)]))
         array([0.25, 0.75])
+        >>> masked_softmax(np.array([0.0, np.log(3.0), 5.0]), mask=np.array([True, True, False]))
+        array([0.25, 0.75, 0.  ])
     """
     x = check_array("x", x)
-    e, z = _exp_and_sum(array_namespace(x), x, axis, overwrite)
-    if overwrite:
-        e /= z
-        return e
-    return e / z
+    if mask is not None:
+        mask = check_bool_array("mask", mask)
+        check_same_kind(x=x, mask=mask)
+        try:
+            fits = np.broadcast_shapes(tuple(mask.shape), tuple(x.shape)) == tuple(x.shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"`mask` debe poder difundirse a la forma de `x`, {describe_shape(x.shape)}, "
+                f"pero tiene forma {describe_shape(mask.shape)}"
+            )
+        xp = array_namespace(x, mask)
+        x, overwrite = xp.where(mask, x, -math.inf), True  # copia nueva: se puede sobrescribir
+    return softmax(x, axis, overwrite=overwrite)
 
 
-def _exp_and_sum(xp: Any, x: Any, axis: int, overwrite: bool) -> tuple[Any, Any]:
-    """``exp(x - m)`` y su suma ``z`` a lo largo de ``axis``: la softmax es ``e / z``.
+def _half_dtype(*arrays: Any) -> Any:
+    """El tipo de ``arrays`` si todos son del mismo tipo de 16 bits (``float16``, ``bfloat16``)."""
+    dtypes = {str(getattr(a, "dtype", None)) for a in arrays}
+    if len(dtypes) == 1 and dtypes.pop().removeprefix("torch.") in ("float16", "bfloat16"):
+        return arrays[0].dtype
+    return None
 
-    Una fila entera de ``-inf`` da ``e = 0`` y ``z = 1``, así que ``e / z = 0``.
+
+def _robust_numerics(fn: Callable) -> Callable:
+    """Envuelve :func:`scaled_dot_product_attention` para que sus cuentas no desborden en falso.
+
+    Con ``float16`` o ``bfloat16`` se calcula en ``float32`` y el resultado vuelve al
+    tipo de la entrada: las sumas intermedias (la de la softmax o la de ``p v`` antes
+    de dividir, en el camino por bloques) pueden pasar de 65 504 aunque la salida,
+    una media ponderada de ``v``, quepa. Además se callan los avisos de NumPy por
+    desbordamiento: la función comprueba su salida y, si no es finita, lanza un
+    ``ValueError`` que dice qué desbordó.
     """
-    m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0.0)  # fila toda -inf: evita (-inf) - (-inf) = nan
-    if overwrite:
-        x -= m  # en el sitio, sin copia
-        e = xp.exp(x)
-    else:
-        e = xp.exp(x - m)
-    z = xp.sum(e, axis=axis, keepdims=True)
-    return e, xp.where(z > 0.0, z, 1.0)  # fila vacía: 0 / 1 = 0
+
+    @functools.wraps(fn)
+    def wrapper(q: Any, k: Any, v: Any, *args: Any, **kwargs: Any) -> Any:
+        half = _half_dtype(q, k, v)
+        if half is not None:
+            xp = array_namespace(q, k, v)
+            q, k, v = (xp.astype(a, xp.float32) for a in (q, k, v))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            output, weights = fn(q, k, v, *args, **kwargs)
+        if half is None:
+            return output, weights
+        return xp.astype(output, half), (None if weights is None else xp.astype(weights, half))
+
+    return wrapper
 
 
+@_robust_numerics
 def scaled_dot_product_attention(
     q: Any,
     k: Any,
@@ -199,7 +246,7 @@ def scaled_dot_product_attention(
     if not need_weights:
         output = _blockwise_attention(xp, q, k, v, mask, causal, scale,
                                       block_size or DEFAULT_BLOCK_SIZE)
-        _check_no_overflow(xp, output, q, k)
+        _check_no_overflow(xp, output, q, k, v, scale)
         return output, None
 
     # 1. Parecido entre cada consulta y cada clave. Escalar q (T_q·d_k números)
@@ -219,11 +266,11 @@ def scaled_dot_product_attention(
     #    derivar (NumPy, o PyTorch sin gradiente), se reutiliza la memoria de las
     #    puntuaciones: en la atención, mover datos cuesta más que la aritmética.
     no_grad = not getattr(scores, "requires_grad", False)
-    weights = masked_softmax(scores, axis=-1, overwrite=no_grad)  # (..., T_q, T_k)
+    weights = softmax(scores, axis=-1, overwrite=no_grad)  # (..., T_q, T_k)
 
     # 4. Media ponderada de los valores.
     output = xp.matmul(weights, v)  # (..., T_q, d_v)
-    _check_no_overflow(xp, output, q, k)
+    _check_no_overflow(xp, output, q, k, v, scale)
     return output, weights
 
 
@@ -269,19 +316,33 @@ def _blockwise_attention(
             scores[..., lo:] += xp.where(allowed, bias, -math.inf)  # (..., B, T_vis - lo)
         # Softmax sin dividir: se divide después la salida (B × d_v números) en
         # vez de los pesos (B × T_vis números), como hace FlashAttention.
-        p, z = _exp_and_sum(xp, scores, -1, overwrite=no_grad)  # (..., B, T_vis), (..., B, 1)
+        p, z = unnormalized_softmax(scores, -1, overwrite=no_grad)  # (..., B, T_vis), (..., B, 1)
         blocks.append(xp.matmul(p, v[..., :T_vis, :]) / z)  # (..., B, d_v)
     return xp.concat(blocks[::-1], axis=-2)  # (..., T_q, d_v)
 
 
-def _check_no_overflow(xp: Any, output: Any, q: Any, k: Any) -> None:
-    """Una pasada barata sobre la salida: si no es finita, las puntuaciones desbordaron."""
-    if not bool(xp.isfinite(xp.sum(output))):
+def _check_no_overflow(xp: Any, output: Any, q: Any, k: Any, v: Any, scale: float) -> None:
+    """Una pasada barata sobre la salida: si no es finita, algo desbordó; dice qué.
+
+    Las entradas ya son finitas. Cada puntuación cumple
+    ``|q·k| · scale ≤ d_k · max|q| · max|k| · scale``: si esa cota cabe en el tipo,
+    las puntuaciones no pueden desbordar y el culpable es la media de ``v``.
+    """
+    if bool(xp.all(xp.isfinite(output))):
+        return
+    q_max, k_max = float(xp.max(xp.abs(q))), float(xp.max(xp.abs(k)))
+    v_max = float(xp.max(xp.abs(v)))
+    largest = float(torch.finfo(q.dtype).max if is_torch(q) else np.finfo(q.dtype).max)
+    bound = q.shape[-1] * q_max * k_max * abs(scale)
+    if bound < largest:
         raise ValueError(
-            f"las puntuaciones q kᵀ desbordan {q.dtype}: `q` o `k` tienen valores demasiado "
-            f"grandes (máximos absolutos {float(xp.max(xp.abs(q))):.3g} y "
-            f"{float(xp.max(xp.abs(k))):.3g})"
+            f"la salida de la atención desborda {q.dtype}: `v` tiene valores demasiado grandes "
+            f"(máximo absoluto {v_max:.3g}) para el tipo"
         )
+    raise ValueError(
+        f"las puntuaciones q·kᵀ pueden desbordar {q.dtype}: `q` o `k` tienen valores demasiado "
+        f"grandes (máximos absolutos {q_max:.3g} y {k_max:.3g})"
+    )
 
 
 # --------------------------------------------------------------------------- cabezas
@@ -290,7 +351,10 @@ def _check_no_overflow(xp: Any, output: Any, q: Any, k: Any) -> None:
 def split_heads(x: Any, n_heads: int) -> Any:
     """Parte el ancho ``d`` en ``h`` cabezas: ``(N, T, d) → (N, h, T, d/h)``.
 
-    Ejemplo: un lote ``(2, 6, 4096)`` con 32 cabezas da ``(2, 32, 6, 128)``.
+    Ejemplo: un lote ``(2, 6, 4096)`` con 32 cabezas da ``(2, 32, 6, 128)``::
+
+        >>> split_heads(np.zeros((2, 6, 4096)), 32).shape
+        (2, 32, 6, 128)
     """
     n_heads = check_int("n_heads", n_heads, min_value=1)
     x = check_array("x", x)
@@ -306,7 +370,12 @@ def split_heads(x: Any, n_heads: int) -> Any:
 
 
 def merge_heads(x: Any) -> Any:
-    """Junta las cabezas: ``(N, h, T, d/h) → (N, T, d)``; inversa de :func:`split_heads`."""
+    """Junta las cabezas: ``(N, h, T, d/h) → (N, T, d)``; inversa de :func:`split_heads`.
+
+    >>> x = np.arange(24.0).reshape(1, 4, 6)                 # (N, T, d)
+    >>> bool((merge_heads(split_heads(x, 3)) == x).all())
+    True
+    """
     x = check_array("x", x)
     if x.ndim != 4:
         raise ValueError(f"`x` debe tener forma (N, h, T, d/h), pero tiene forma "
@@ -320,31 +389,105 @@ def merge_heads(x: Any) -> Any:
 # --------------------------------------------------------------------------- módulos
 
 
-@dataclass
-class AttentionCache:
-    """Claves y valores ya calculados de una capa, para generar token a token.
+class KVCache:
+    """Claves y valores ya calculados, capa a capa, para generar ficha a ficha.
 
     Al generar, cada paso solo trae la consulta nueva: las claves y los valores
-    de las posiciones anteriores no cambian y se guardan aquí en vez de
-    recalcularse. Crea una caché vacía por capa y pásala a
-    ``MultiHeadAttention.forward(..., kv_cache=cache)``, que la amplía.
+    de las posiciones anteriores no cambian (la atención es causal) y se guardan
+    aquí en vez de recalcularse. ``keys[l]`` y ``values[l]`` son los tensores
+    ``(N, h, T_pasado, d/h)`` de la capa ``l`` (``None`` mientras está vacía).
+    Una sola :class:`MultiHeadAttention` usa una caché de una capa (la capa 0);
+    el GPT del capítulo 5 crea una de ``L`` capas y cada bloque guarda en la suya.
+
+    Parámetros
+    ----------
+    n_layers : número de capas ``L`` (1 por omisión).
+
+    Ejemplo::
+
+        >>> cache = KVCache(2)
+        >>> k = torch.zeros(1, 4, 3, 8)                  # (N, h, T, d/h)
+        >>> k_all, v_all = cache.update(0, k, k)
+        >>> cache.layer_length(0), cache.layer_length(1), tuple(k_all.shape)
+        (3, 0, (1, 4, 3, 8))
     """
 
-    k: torch.Tensor | None = None  # (N, h, T_pasado, d/h)
-    v: torch.Tensor | None = None  # (N, h, T_pasado, d/h)
+    def __init__(self, n_layers: int = 1) -> None:
+        self.n_layers = check_int("n_layers", n_layers, min_value=1)
+        self.keys: list[torch.Tensor | None] = [None] * self.n_layers
+        self.values: list[torch.Tensor | None] = [None] * self.n_layers
+
+    def __repr__(self) -> str:
+        return f"KVCache(n_layers={self.n_layers}, length={self.length})"
+
+    def layer_length(self, layer: int) -> int:
+        """Posiciones guardadas en la capa ``layer``."""
+        layer = self._check_layer(layer)
+        k = self.keys[layer]
+        return 0 if k is None else int(k.shape[-2])
 
     @property
     def length(self) -> int:
-        """Número de posiciones guardadas, ``T_pasado``."""
-        return 0 if self.k is None else int(self.k.shape[-2])
+        """Posiciones guardadas, ``T_pasado`` (las de la capa 0)."""
+        return self.layer_length(0)
 
-    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Añade ``k, v (N, h, T, d/h)``; devuelve lo guardado, ``(N, h, T_pasado + T, d/h)``."""
-        if self.k is not None:
-            k = torch.cat([self.k, k], dim=-2)  # (N, h, T_pasado + T, d/h)
-            v = torch.cat([self.v, v], dim=-2)  # (N, h, T_pasado + T, d/h)
-        self.k, self.v = k, v
+    @property
+    def batch_size(self) -> int | None:
+        """Tamaño del lote ``N`` guardado (``None`` si la caché está vacía)."""
+        stored = next((k for k in self.keys if k is not None), None)
+        return None if stored is None else int(stored.shape[0])
+
+    def _check_layer(self, layer: int) -> int:
+        return check_int("layer", layer, min_value=0, max_value=self.n_layers - 1)
+
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Añade ``k, v (N, h, T, d/h)`` a la capa ``layer``; devuelve todo lo guardado.
+
+        El resultado tiene forma ``(N, h, T_pasado + T, d/h)``. ``N``, ``h`` y ``d/h``
+        deben coincidir con lo que ya hay: una caché es de un lote concreto.
+        """
+        layer = self._check_layer(layer)
+        for name, t in (("k", k), ("v", v)):
+            if not isinstance(t, torch.Tensor) or t.ndim != 4:
+                got = describe_shape(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+                raise ValueError(f"`{name}` debe ser un tensor (N, h, T, d/h), pero es {got}")
+        if k.shape != v.shape:
+            raise ValueError(
+                f"`k` y `v` deben tener la misma forma, pero tienen formas "
+                f"{describe_shape(k.shape)} y {describe_shape(v.shape)}"
+            )
+        stored = self.keys[layer]
+        if stored is not None:
+            if k.shape[:2] != stored.shape[:2] or k.shape[3] != stored.shape[3]:
+                raise ValueError(
+                    f"`kv_cache` guarda en la capa {layer} claves de forma "
+                    f"{describe_shape(stored.shape)} (N, h, T_pasado, d/h), pero llegan de forma "
+                    f"{describe_shape(k.shape)}: N, h y d/h deben coincidir (una caché sirve "
+                    f"para un solo lote)"
+                )
+            k = torch.cat([stored, k], dim=-2)  # (N, h, T_pasado + T, d/h)
+            v = torch.cat([self.values[layer], v], dim=-2)  # (N, h, T_pasado + T, d/h)
+        self.keys[layer], self.values[layer] = k, v
         return k, v
+
+
+def _check_rope(rope: Any, T: int, d_head: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exige ``rope = (cos, sin)``, dos tensores ``(T, d_h/2)``."""
+    if not (isinstance(rope, (tuple, list)) and len(rope) == 2
+            and all(isinstance(t, torch.Tensor) for t in rope)):
+        raise TypeError(
+            f"`rope` debe ser un par (cos, sin) de tensores ({T}, {d_head // 2}), pero es "
+            f"{type(rope).__name__}"
+        )
+    cos, sin = rope
+    if d_head % 2 or cos.shape != (T, d_head // 2) or sin.shape != cos.shape:
+        raise ValueError(
+            f"`rope` debe ser (cos, sin) de forma ({T}, d_h/2) con d_h = {d_head} par, pero "
+            f"tienen formas {describe_shape(cos.shape)} y {describe_shape(sin.shape)}"
+        )
+    return cos, sin
 
 
 class MultiHeadAttention(nn.Module):
@@ -354,13 +497,21 @@ class MultiHeadAttention(nn.Module):
     secuencia a la vez; sus salidas se pegan y se mezclan con ``out_proj``.
     Las proyecciones ``q_proj``, ``k_proj``, ``v_proj`` y ``out_proj`` son
     ``nn.Linear(d_model, d_model)`` separadas (se pueden copiar desde
-    ``torch.nn.MultiheadAttention`` con :meth:`from_torch`).
+    ``torch.nn.MultiheadAttention`` con :meth:`from_torch`). Es también la
+    atención de cada bloque del GPT del capítulo 5 (:mod:`libroia.gpt`).
 
     Parámetros
     ----------
     d_model : ancho ``d`` de la entrada y la salida.
     n_heads : número de cabezas ``h``; debe dividir a ``d_model``.
     bias : si las proyecciones llevan sesgo.
+
+    Ejemplo::
+
+        >>> mha = MultiHeadAttention(d_model=8, n_heads=2)
+        >>> out, w = mha(torch.randn(3, 5, 8), causal=True)
+        >>> tuple(out.shape), tuple(w.shape)     # (N, T, d), (N, h, T, T)
+        ((3, 5, 8), (3, 2, 5, 5))
     """
 
     def __init__(self, d_model: int, n_heads: int, bias: bool = True) -> None:
@@ -383,24 +534,35 @@ class MultiHeadAttention(nn.Module):
         x: torch.Tensor,
         mask: torch.Tensor | None = None,
         causal: bool = False,
-        kv_cache: AttentionCache | None = None,
+        kv_cache: KVCache | None = None,
         need_weights: bool = True,
+        *,
+        layer: int = 0,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Autoatención sobre ``x (N, T, d)``.
 
         Parámetros
         ----------
         x : ``(N, T, d_model)``.
-        mask : booleana difundible a ``(N, T, T_k)`` (``True`` = puede mirar),
-            la misma para todas las cabezas; por ejemplo ``padding_mask(...)``
-            de forma ``(N, 1, T_k)``. ``T_k = T`` salvo con caché.
+        mask : booleana de **tres** dimensiones que se difunda a ``(N, T, T_k)``
+            (``True`` = puede mirar), la misma para todas las cabezas: por ejemplo
+            ``padding_mask(...)``, de forma ``(N, 1, T_k)``, o una ``(1, T, T_k)``
+            común a todo el lote. ``T_k = T`` salvo con caché. Una máscara de dos
+            dimensiones sería ambigua (¿``(N, T_k)`` o ``(T, T_k)``?) y se rechaza.
         causal : cada posición mira solo las anteriores y a sí misma.
-        kv_cache : si se da, sus claves y valores se anteponen a los nuevos y
-            se amplía con estos; la máscara causal tiene en cuenta la posición
-            absoluta (``T_k = T_pasado + T``).
+        kv_cache : un :class:`KVCache`; sus claves y valores (los de la capa
+            ``layer``) se anteponen a los nuevos y la caché se amplía con estos.
+            La máscara causal tiene en cuenta la posición absoluta
+            (``T_k = T_pasado + T``).
         need_weights : con ``False`` se devuelve ``None`` en vez de los pesos y
             la atención se calcula por bloques de consultas, sin la matriz
             ``(N, h, T, T_k)`` (ver :func:`scaled_dot_product_attention`).
+        layer : capa de ``kv_cache`` donde se guardan estas claves y valores.
+        rope : ``(cos, sin)``, cada uno ``(T, d/(2h))``, los ángulos de RoPE de las
+            posiciones de estas fichas (:func:`libroia.positions.rotary_angles`):
+            se giran las consultas y las claves de cada cabeza antes de guardarlas
+            en la caché (capítulo 5, «Posiciones que giran»).
 
         Devuelve ``(salida (N, T, d_model), pesos (N, h, T, T_k))``.
         """
@@ -411,16 +573,33 @@ class MultiHeadAttention(nn.Module):
                 f"`x` debe tener forma (N, T, {self.d_model}), pero tiene forma "
                 f"{describe_shape(x.shape)}"
             )
+        if kv_cache is not None and not isinstance(kv_cache, KVCache):
+            raise TypeError(
+                f"`kv_cache` debe ser un KVCache, pero es {type(kv_cache).__name__}"
+            )
+        N, T = x.shape[0], x.shape[1]
+        if mask is not None and (not isinstance(mask, torch.Tensor) or mask.ndim != 3):
+            got = (describe_shape(mask.shape) if isinstance(mask, torch.Tensor)
+                   else type(mask).__name__)
+            raise ValueError(
+                f"`mask` debe tener tres dimensiones, (N, T, T_k), (N, 1, T_k) o (1, T, T_k), "
+                f"pero es {got}: con dos, (N, T_k) y (T, T_k) se confundirían. Usa "
+                f"mask[:, None, :] para una máscara por secuencia o mask[None] para una "
+                f"común a todo el lote"
+            )
         q = split_heads(self.q_proj(x), self.n_heads)  # (N, h, T, d/h)
         k = split_heads(self.k_proj(x), self.n_heads)  # (N, h, T, d/h)
         v = split_heads(self.v_proj(x), self.n_heads)  # (N, h, T, d/h)
+        if rope is not None:  # RoPE: girar cada par de coordenadas según la posición
+            cos, sin = _check_rope(rope, T, self.d_model // self.n_heads)  # (T, d/(2h))
+            q, k = rotate_pairs(q, cos, sin), rotate_pairs(k, cos, sin)  # (N, h, T, d/h)
         T_past = 0
         if kv_cache is not None:
-            T_past = kv_cache.length
-            k, v = kv_cache.append(k, v)  # (N, h, T_pasado + T, d/h)
-        T, T_k = q.shape[-2], k.shape[-2]
+            T_past = kv_cache.layer_length(layer)
+            k, v = kv_cache.update(layer, k, v)  # (N, h, T_pasado + T, d/h)
+        T_k = k.shape[-2]
         if mask is not None:
-            mask = check_mask(mask, x, (x.shape[0], T, T_k))
+            mask = check_mask(mask, x, (N, T, T_k))
             mask = mask[..., None, :, :]  # (N, 1, T, T_k): la misma para cada cabeza
         if causal and T_past > 0:  # con caché, la máscara causal va desplazada
             allowed = causal_mask(T, T_k, offset=T_past, like=x)  # (T, T_k)

@@ -58,6 +58,16 @@ def additive_attention(
     Devuelve ``(salida (..., T_q, d_v), pesos (..., T_q, T_k))``. Crea un
     intermedio ``(..., T_q, T_k, d_attn)``: cuesta ``d_attn`` veces más memoria
     que la atención de producto escalar.
+
+    Ejemplo: con ``w_score = 0`` todas las parejas puntúan igual y la salida es la
+    media de los valores::
+
+        >>> import numpy as np
+        >>> q, k = np.ones((1, 2)), np.ones((3, 2))                 # T_q = 1, T_k = 3
+        >>> v = np.array([[0.0], [3.0], [6.0]])
+        >>> out, w = additive_attention(q, k, v, np.ones((2, 4)), np.ones((2, 4)), np.zeros(4))
+        >>> out, w.round(3)
+        (array([[3.]]), array([[0.333, 0.333, 0.333]]))
     """
     arrays = {"q": q, "k": k, "v": v, "w_q": w_q, "w_k": w_k, "w_score": w_score}
     arrays = {name: check_array(name, x) for name, x in arrays.items()}
@@ -93,9 +103,7 @@ def additive_attention(
     k_proj = xp.matmul(k, w_k)[..., None, :, :]  # (..., 1, T_k, d_attn)
     hidden = xp.tanh(q_proj + k_proj)  # (..., T_q, T_k, d_attn)
     scores = xp.matmul(hidden, w_score)  # (..., T_q, T_k)
-    if mask is not None:
-        scores = xp.where(mask, scores, -math.inf)  # (..., T_q, T_k)
-    weights = masked_softmax(scores, axis=-1)  # (..., T_q, T_k)
+    weights = masked_softmax(scores, axis=-1, mask=mask)  # (..., T_q, T_k)
     return xp.matmul(weights, v), weights  # (..., T_q, d_v), (..., T_q, T_k)
 
 

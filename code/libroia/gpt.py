@@ -10,10 +10,15 @@ y el modelo completo es::
     incrustación de la ficha (+ posición)  ->  L bloques  ->  Norm  ->  cabeza lineal  ->  logits
 
 Formas: ``N`` lote, ``T`` tiempo, ``d`` ancho, ``h`` cabezas, ``d_h = d/h``,
-``V`` vocabulario, ``L`` capas. La atención causal la calcula
-:func:`libroia.attention.scaled_dot_product_attention` (capítulo 4). El entrenamiento
-y la caché de pesos están en :mod:`libroia.gpt_train`, pero se importan desde aquí:
-``from libroia.gpt import train_or_load``.
+``V`` vocabulario, ``L`` capas. El modelo se monta con las piezas de los
+capítulos anteriores: la atención de cada bloque es
+:class:`libroia.attention.MultiHeadAttention` del capítulo 4 (con su máscara
+causal y su caché :class:`~libroia.attention.KVCache`), las posiciones salen de
+:mod:`libroia.positions` y la MLP de :mod:`libroia.activations`.
+
+Entrenar y cargar pesos está encima de este módulo, en :mod:`libroia.gpt_train`
+(``from libroia.gpt_train import train_or_load``); contar parámetros y resumir
+las cabezas, en :mod:`libroia.gpt_analysis`.
 
 Capítulo 5, «El transformer por dentro».
 """
@@ -27,35 +32,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from libroia._checks import check_float, check_int, describe_shape
-from libroia.activations import MLP, check_activation
-from libroia.attention import scaled_dot_product_attention
-from libroia.gpt_analysis import count_parameters_formula, head_patterns
-from libroia.gpt_train import (
-    TrainResult,
-    cache_dir,
-    complete,
-    encode_prompt,
-    make_optimizer,
-    train_or_load,
-    train_step,
-)
-from libroia.positions import rotary_angles, rotate_pairs, sinusoidal_positions
+from libroia._checks import check_choice, check_float, check_int, describe_shape
+from libroia.activations import MLP, MLP_ACTIVATIONS
+from libroia.attention import KVCache, MultiHeadAttention
+from libroia.positions import rotary_angles, sinusoidal_positions
 
-__all__ = [
-    "GPT",
-    "GPTConfig",
-    "KVCache",
-    "TrainResult",
-    "cache_dir",
-    "complete",
-    "count_parameters_formula",
-    "encode_prompt",
-    "head_patterns",
-    "make_optimizer",
-    "train_or_load",
-    "train_step",
-]
+__all__ = ["GPT", "Block", "GPTConfig", "KVCache"]
 
 POSITIONS = ("learned", "sinusoidal", "rope")
 NORMS = ("layernorm", "rmsnorm")
@@ -115,9 +97,9 @@ class GPTConfig:
                 f"`d_model` debe ser divisible por `n_heads` para repartir el ancho entre las "
                 f"cabezas, pero d_model = {self.d_model} y n_heads = {self.n_heads}"
             )
-        check_activation("activation", self.activation)
-        _check_choice("positions", self.positions, POSITIONS)
-        _check_choice("norm", self.norm, NORMS)
+        check_choice("activation", self.activation, MLP_ACTIVATIONS)
+        check_choice("positions", self.positions, POSITIONS)
+        check_choice("norm", self.norm, NORMS)
         if self.positions == "sinusoidal" and self.d_model % 2:
             raise ValueError(
                 f"`d_model` debe ser par con posiciones senoidales, pero vale {self.d_model}"
@@ -144,86 +126,36 @@ class GPTConfig:
         return self.mlp_hidden if self.mlp_hidden is not None else self.mlp_ratio * self.d_model
 
 
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        opciones = ", ".join(f'"{a}"' for a in allowed)
-        raise ValueError(f"`{name}` debe ser una de {opciones}, pero vale {value!r}")
-
-
-class KVCache:
-    """Caché de claves y valores: para cada capa, tensores ``(N, h, T_pasado, d_h)``.
-
-    Al generar, cada ficha nueva solo necesita calcular su propia consulta, clave y
-    valor; las claves y valores de las fichas anteriores no cambian (la atención es
-    causal), así que se guardan aquí en lugar de recalcularlos.
-    """
-
-    def __init__(self, n_layers: int):
-        self.keys: list[torch.Tensor | None] = [None] * n_layers
-        self.values: list[torch.Tensor | None] = [None] * n_layers
-
-    @property
-    def length(self) -> int:
-        """Número de posiciones ya guardadas."""
-        return 0 if self.keys[0] is None else self.keys[0].shape[2]
-
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
-        """Añade ``k, v`` ``(N, h, T, d_h)`` a la capa ``layer`` y devuelve todo lo guardado."""
-        if self.keys[layer] is not None:
-            k = torch.cat([self.keys[layer], k], dim=2)  # (N, h, T_pasado + T, d_h)
-            v = torch.cat([self.values[layer], v], dim=2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
-
-
 def _make_norm(config: GPTConfig) -> nn.Module:
     if config.norm == "rmsnorm":
         return nn.RMSNorm(config.d_model, eps=1e-5)
     return nn.LayerNorm(config.d_model, bias=config.bias)
 
 
-class CausalSelfAttention(nn.Module):
-    """Atención causal de ``h`` cabezas: ``(N, T, d) -> (N, T, d)``."""
-
-    def __init__(self, config: GPTConfig, layer: int):
-        super().__init__()
-        self.config, self.layer = config, layer
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
-        self.proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
-
-    def forward(self, x: torch.Tensor, cache: KVCache | None, rope=None):
-        N, T, d = x.shape
-        h, d_h = self.config.n_heads, self.config.d_head
-        q, k, v = self.qkv(x).split(d, dim=-1)  # 3 × (N, T, d)
-        q, k, v = (t.view(N, T, h, d_h).transpose(1, 2) for t in (q, k, v))  # (N, h, T, d_h)
-        if rope is not None:  # cos y sin (T, d_h/2) de las posiciones de estas fichas
-            q, k = rotate_pairs(q, *rope), rotate_pairs(k, *rope)  # (N, h, T, d_h)
-        if cache is not None:
-            k, v = cache.update(self.layer, k, v)  # (N, h, T_k, d_h)
-        T_k = k.shape[2]
-        if T_k == T:
-            out, weights = scaled_dot_product_attention(q, k, v, causal=True)
-        elif T == 1:  # una sola ficha nueva: puede mirar toda la caché
-            out, weights = scaled_dot_product_attention(q, k, v)
-        else:  # varias fichas nuevas al final: cada una ve la caché y las nuevas anteriores
-            mask = torch.ones(T, T_k, dtype=torch.bool).tril(diagonal=T_k - T)  # (T, T_k)
-            out, weights = scaled_dot_product_attention(q, k, v, mask=mask)
-        out = out.transpose(1, 2).reshape(N, T, d)  # (N, T, d)
-        return self.proj(out), weights  # (N, T, d), (N, h, T, T_k)
-
-
 class Block(nn.Module):
-    """Bloque pre-norm: ``x + Atención(Norm(x))`` y luego ``x + MLP(Norm(x))``."""
+    """Bloque pre-norm: ``x + Atención(Norm(x))`` y luego ``x + MLP(Norm(x))``.
+
+    ``attn`` es la :class:`~libroia.attention.MultiHeadAttention` del capítulo 4,
+    siempre causal; ``layer`` es el índice del bloque, la capa de la
+    :class:`~libroia.attention.KVCache` donde guarda sus claves y valores.
+    """
 
     def __init__(self, config: GPTConfig, layer: int):
         super().__init__()
+        self.layer = layer
         self.norm1, self.norm2 = _make_norm(config), _make_norm(config)
-        self.attn = CausalSelfAttention(config, layer)
+        self.attn = MultiHeadAttention(config.d_model, config.n_heads, bias=config.bias)
         self.mlp = MLP(config.d_model, config.hidden, config.activation, bias=config.bias)
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None, rope=None):
-        a, weights = self.attn(self.norm1(x), cache, rope)
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, rope=None):
+        """``x (N, T, d)`` → ``(x (N, T, d), pesos (N, h, T, T_k))``.
+
+        ``rope`` son ``(cos, sin)`` ``(T, d_h/2)`` de las posiciones de estas fichas.
+        """
+        a, weights = self.attn(
+            self.norm1(x), causal=True, kv_cache=cache, layer=self.layer, rope=rope
+        )  # (N, T, d), (N, h, T, T_k)
         x = x + self.drop(a)  # (N, T, d)
         x = x + self.drop(self.mlp(self.norm2(x)))  # (N, T, d)
         return x, weights
@@ -234,6 +166,20 @@ class GPT(nn.Module):
 
     ``logits[n, t]`` son las puntuaciones de la ficha que sigue a ``idx[n, :t+1]``; por
     la máscara causal no dependen de ``idx[n, t+1:]``.
+
+    Ejemplo::
+
+        >>> model = GPT(GPTConfig(vocab_size=50, context=8, d_model=16, n_heads=2))
+        >>> idx = torch.tensor([[1, 2, 3]])                  # (N, T)
+        >>> tuple(model(idx).shape)                           # (N, T, V)
+        (1, 3, 50)
+        >>> model.blocks[0].attn                              # la del capítulo 4
+        MultiHeadAttention(
+          (q_proj): Linear(in_features=16, out_features=16, bias=True)
+          (k_proj): Linear(in_features=16, out_features=16, bias=True)
+          (v_proj): Linear(in_features=16, out_features=16, bias=True)
+          (out_proj): Linear(in_features=16, out_features=16, bias=True)
+        )
     """
 
     def __init__(self, config: GPTConfig):
@@ -261,7 +207,7 @@ class GPT(nn.Module):
             self.head.weight = self.tok.weight
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: reduce las proyecciones residuales
-            if name.endswith(("attn.proj.weight", "mlp.down.weight")):
+            if name.endswith(("attn.out_proj.weight", "mlp.down.weight")):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layers))
 
     @staticmethod
@@ -271,7 +217,7 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def _check_idx(self, idx: torch.Tensor, offset: int = 0, *, window: bool = True) -> None:
+    def _check_idx(self, idx: torch.Tensor) -> None:
         if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
             kind = idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__
             raise TypeError(f"`idx` debe ser un tensor de enteros torch.long, pero es {kind}")
@@ -280,21 +226,46 @@ class GPT(nn.Module):
                 f"`idx` debe tener forma (N, T) con T ≥ 1, pero tiene forma "
                 f"{describe_shape(idx.shape)}"
             )
-        if window and offset + idx.shape[1] > self.config.context:
-            raise ValueError(
-                f"`idx` tiene {idx.shape[1]} posiciones (más {offset} en la caché), pero el "
-                f"contexto del modelo es de {self.config.context}"
-            )
-        if idx.min() < 0 or idx.max() >= self.config.vocab_size:
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
             raise ValueError(
                 f"los valores de `idx` deben estar en [0, {self.config.vocab_size}), pero van "
                 f"de {int(idx.min())} a {int(idx.max())}"
             )
 
+    def _check_cache(self, cache: KVCache | None, N: int) -> int:
+        """Exige una caché de este modelo y de este lote; devuelve ``T_pasado``."""
+        if cache is None:
+            return 0
+        if not isinstance(cache, KVCache):
+            raise TypeError(f"`cache` debe ser un KVCache, pero es {type(cache).__name__}")
+        if cache.n_layers != self.config.n_layers:
+            raise ValueError(
+                f"`cache` tiene {cache.n_layers} capas, pero el modelo tiene "
+                f"n_layers = {self.config.n_layers}: crea la caché con "
+                f"KVCache({self.config.n_layers})"
+            )
+        lengths = [cache.layer_length(layer) for layer in range(cache.n_layers)]
+        if len(set(lengths)) > 1:
+            raise ValueError(
+                f"`cache` tiene capas de longitudes distintas, {lengths}: no viene de "
+                f"pasadas completas de este modelo"
+            )
+        if cache.batch_size is not None and cache.batch_size != N:
+            raise ValueError(
+                f"`cache` guarda un lote de N = {cache.batch_size} secuencias, pero `idx` "
+                f"tiene N = {N}"
+            )
+        return lengths[0]
+
     def _run(self, idx: torch.Tensor, cache: KVCache | None = None):
-        offset = 0 if cache is None else cache.length
-        self._check_idx(idx, offset)
+        self._check_idx(idx)
+        offset = self._check_cache(cache, idx.shape[0])
         T = idx.shape[1]
+        if offset + T > self.config.context:
+            raise ValueError(
+                f"`idx` tiene {T} posiciones (más {offset} en la caché), pero el "
+                f"contexto del modelo es de {self.config.context}"
+            )
         x = self.tok(idx)  # (N, T, d)
         if self.config.positions == "learned":
             x = x + self.pos(torch.arange(offset, offset + T, device=idx.device))  # (N, T, d)
@@ -348,7 +319,7 @@ class GPT(nn.Module):
         """
         max_new_tokens = check_int("max_new_tokens", max_new_tokens, min_value=0)
         context = self.config.context
-        self._check_idx(idx, window=False)
+        self._check_idx(idx)
         pick = next_token if next_token is not None else (lambda lg: lg.argmax(dim=-1))
         out = idx
         cache, pending = KVCache(self.config.n_layers), idx[:, -context:]
@@ -359,16 +330,28 @@ class GPT(nn.Module):
                 logits = self(pending, cache)[:, -1]  # (N, V)
             else:
                 logits = self(out[:, -context:])[:, -1]  # (N, V)
-            new = pick(logits)  # (N,)
-            if not isinstance(new, torch.Tensor) or new.shape != (idx.shape[0],):
-                shape = describe_shape(new.shape) if isinstance(new, torch.Tensor) else type(new)
-                raise ValueError(
-                    f"`next_token` debe devolver un tensor de forma ({idx.shape[0]},), "
-                    f"pero devolvió {shape}"
-                )
-            new = new.to(torch.long)[:, None]  # (N, 1)
+            new = self._check_next_token(pick(logits), idx.shape[0])[:, None]  # (N, 1)
             out, pending = torch.cat([out, new], dim=1), new  # (N, T + 1)
         return out
+
+    def _check_next_token(self, new: object, N: int) -> torch.Tensor:
+        """Exige lo que debe devolver ``next_token``: ids enteros ``(N,)`` en ``[0, V)``."""
+        V = self.config.vocab_size
+        if not isinstance(new, torch.Tensor) or new.shape != (N,):
+            got = describe_shape(new.shape) if isinstance(new, torch.Tensor) else type(new).__name__
+            raise ValueError(
+                f"`next_token` debe devolver un tensor de ids de forma ({N},), pero devolvió {got}"
+            )
+        if new.dtype == torch.bool or new.is_floating_point() or new.is_complex():
+            raise TypeError(
+                f"`next_token` debe devolver ids enteros, pero devolvió un tensor {new.dtype}"
+            )
+        if N and (int(new.min()) < 0 or int(new.max()) >= V):
+            raise ValueError(
+                f"`next_token` debe devolver ids en [0, {V}), pero devolvió valores de "
+                f"{int(new.min())} a {int(new.max())}"
+            )
+        return new.to(torch.long)
 
     def parameter_counts(self) -> dict[str, int]:
         """Parámetros de cada componente, contados en los tensores reales.
@@ -376,7 +359,7 @@ class GPT(nn.Module):
         Claves: ``embeddings``, ``positions``, ``attention``, ``mlp``, ``norms``, ``head``
         (0 si la cabeza comparte la matriz de incrustación). Su suma es
         ``sum(p.numel() for p in modelo.parameters())`` y coincide con
-        :func:`count_parameters_formula`.
+        :func:`libroia.gpt_analysis.count_parameters_formula`.
         """
 
         def n(modules) -> int:

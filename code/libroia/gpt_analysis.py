@@ -1,28 +1,27 @@
 """Mirar el GPT por dentro: contar sus parámetros y resumir sus cabezas de atención.
 
 :func:`count_parameters_formula` cuenta los parámetros de una configuración solo con
-aritmética (sin construir el modelo) y :func:`head_patterns` resume a dónde miran las
-cabezas de un modelo entrenado. Se importan también desde :mod:`libroia.gpt`.
+aritmética (sin construir el modelo), con la misma fórmula que
+:func:`libroia.scaling.params_breakdown`, y :func:`head_patterns` resume a dónde miran
+las cabezas de un modelo entrenado. Está por encima del modelo: importa
+:mod:`libroia.gpt`, nunca al revés.
 
 Capítulo 5, «El transformer por dentro».
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from libroia._checks import describe_shape
-
-if TYPE_CHECKING:  # libroia.gpt importa este módulo
-    from libroia.gpt import GPTConfig
+from libroia.gpt import GPTConfig
+from libroia.scaling import DecoderShape, params_breakdown
 
 __all__ = ["count_parameters_formula", "head_patterns"]
 
 
 def count_parameters_formula(config: GPTConfig) -> dict[str, int]:
-    """Número de parámetros por componente, calculado solo con aritmética.
+    """Número de parámetros por componente de :class:`~libroia.gpt.GPT`, solo con aritmética.
 
     Con ``V`` vocabulario, ``d`` ancho, ``L`` capas, ``H`` ancho oculto y ``b = 1`` si
     hay sesgos::
@@ -35,25 +34,25 @@ def count_parameters_formula(config: GPTConfig) -> dict[str, int]:
         normas          (2L + 1)·d·(1 + b)   con LayerNorm;   (2L + 1)·d con RMSNorm
         cabeza          V·d (0 si comparte la matriz de incrustación)
 
-    Ejemplo: GPT-2 pequeño (V = 50 257, T = 1024, d = 768, L = 12) da 124 439 808.
+    Es :func:`libroia.scaling.params_breakdown` (la fórmula general, también con
+    atención de consultas agrupadas y expertos) aplicada a la forma de ``config``;
+    las claves son las de :meth:`GPT.parameter_counts`.
+
+    Ejemplo: GPT-2 pequeño (V = 50 257, T = 1024, d = 768, L = 12, h = 12, posiciones
+    aprendidas) comparte la matriz de incrustación con la cabeza de salida; así tiene
+    124 439 808 parámetros, y con una cabeza propia, V·d = 38 597 376 más::
+
+        >>> gpt2 = GPTConfig(vocab_size=50257, context=1024, d_model=768, n_layers=12,
+        ...                  n_heads=12, positions="learned", tie_embeddings=True)
+        >>> sum(count_parameters_formula(gpt2).values())
+        124439808
+        >>> from dataclasses import replace
+        >>> sum(count_parameters_formula(replace(gpt2, tie_embeddings=False)).values())
+        163037184
     """
-    V, d, L, H, T = (
-        config.vocab_size, config.d_model, config.n_layers, config.hidden, config.context
-    )
-    b = int(config.bias)
-    if config.activation == "swiglu":
-        mlp = 3 * d * H + b * (2 * H + d)
-    else:
-        mlp = 2 * d * H + b * (H + d)
-    per_norm = d * (1 + b) if config.norm == "layernorm" else d
-    return {
-        "embeddings": V * d,
-        "positions": T * d if config.positions == "learned" else 0,
-        "attention": L * (4 * d * d + 4 * b * d),
-        "mlp": L * mlp,
-        "norms": (2 * L + 1) * per_norm,
-        "head": 0 if config.tie_embeddings else V * d,
-    }
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"`config` debe ser un GPTConfig, pero es {type(config).__name__}")
+    return params_breakdown(DecoderShape.from_gpt_config(config))
 
 
 def head_patterns(weights: list[torch.Tensor]) -> dict[str, torch.Tensor]:

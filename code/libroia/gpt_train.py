@@ -4,15 +4,18 @@
 :mod:`libroia.tokenizer`), entrena :class:`libroia.gpt.GPT` con AdamW y guarda el
 resultado bajo una clave que resume todo lo que lo determina: el texto, la
 configuración, la semilla, la versión de PyTorch y el código fuente de los
-módulos que intervienen. Si la clave ya está en la caché, carga los mismos pesos
-en lugar de volver a entrenar. Así los capítulos 6 a 10 reutilizan el modelo que
-entrena el capítulo 5.
+módulos que ejecuta el entrenamiento (:func:`training_modules`, sacados del grafo
+de importaciones, no de una lista escrita a mano). Si la clave ya está en la
+caché, carga los mismos pesos en lugar de volver a entrenar. Así los capítulos 6
+a 10 reutilizan el modelo que entrena el capítulo 5.
 
+Este módulo está por encima del modelo: importa :mod:`libroia.gpt`, nunca al revés.
 La caché vive en ``$LIBROIA_CACHE/gpt`` (por defecto ``~/.cache/libroia/gpt``).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -22,15 +25,14 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from libroia._checks import check_int
-
-if TYPE_CHECKING:  # libroia.gpt importa este módulo: aquí solo se importa al usarlo
-    from libroia.gpt import GPT, GPTConfig
+from libroia._checks import check_int, check_text
+from libroia.corpus import book_prose, text_fingerprint, train_val_split
+from libroia.gpt import GPT, GPTConfig
+from libroia.tokenizer import BPETokenizer
 
 __all__ = [
     "TrainResult",
@@ -40,13 +42,9 @@ __all__ = [
     "make_optimizer",
     "train_or_load",
     "train_step",
+    "training_modules",
 ]
 
-#: Módulos cuyo código determina los pesos: si cambia alguno, la clave cambia.
-_SOURCES = (
-    "gpt.py", "gpt_train.py", "gpt_analysis.py", "activations.py", "positions.py",
-    "attention.py", "tokenizer.py", "corpus.py",
-)
 #: Hilos de PyTorch durante el entrenamiento. Con matrices tan pequeñas, un segundo hilo
 #: apenas acelera y, si otros procesos ocupan la CPU, la espera entre hilos lo hace
 #: varias veces más lento. Uno solo, además, da los mismos pesos en cualquier máquina
@@ -97,18 +95,81 @@ def cache_dir() -> Path:
     return Path(root) / "gpt"
 
 
-def _cache_key(text: str, config: GPTConfig) -> str:
-    from libroia.corpus import text_fingerprint
+def _imported_libroia_modules(path: Path) -> set[str]:
+    """Módulos ``libroia.*`` que importa el archivo ``path`` al ejecutarse.
 
-    here = Path(__file__).parent
-    sources = hashlib.sha256()
-    for name in _SOURCES:
-        path = here / name
-        sources.update(name.encode() + (path.read_bytes() if path.exists() else b""))
+    Cuentan las importaciones de cualquier nivel (también dentro de funciones, que
+    se ejecutan al llamarlas), salvo las de un bloque ``if TYPE_CHECKING:``, que
+    solo leen los comprobadores de tipos.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(n for n in names if n == "libroia" or n.startswith("libroia."))
+    return found
+
+
+def training_modules(root: str | Path | None = None) -> list[str]:
+    """Archivos de :mod:`libroia` que ejecuta el entrenamiento, relativos al paquete.
+
+    Recorre el grafo de importaciones desde este módulo (:mod:`libroia.gpt_train`):
+    el modelo, sus piezas (atención, máscaras, posiciones, activaciones,
+    comprobaciones...), el tokenizador y el corpus, y lo que importen ellos. Lo que
+    está por encima del entrenamiento, como :mod:`libroia.gpt_analysis`, queda
+    fuera: no puede cambiar los pesos. ``root`` es la carpeta del paquete (la de
+    este archivo si se omite).
+
+    >>> mods = training_modules()
+    >>> "masks.py" in mods, "attention.py" in mods, "gpt_analysis.py" in mods
+    (True, True, False)
+    """
+    root = Path(__file__).parent if root is None else Path(root)
+    seen: dict[str, Path] = {}
+    pending = ["libroia", "libroia.gpt_train"]
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")[1:]
+        candidates = [root.joinpath(*parts).with_suffix(".py") if parts else None,
+                      root.joinpath(*parts, "__init__.py")]
+        path = next((c for c in candidates if c is not None and c.is_file()), None)
+        if path is None:  # un nombre importado de un módulo, no un módulo
+            continue
+        rel = path.relative_to(root).as_posix()
+        if rel in seen:
+            continue
+        seen[rel] = path
+        pending.extend(_imported_libroia_modules(path))
+        if path.name == "__init__.py" and parts:  # importar a.b ejecuta también a/__init__
+            pending.append(".".join(name.split(".")[:-1]))
+    return sorted(seen)
+
+
+def _sources_digest(root: Path | None = None) -> str:
+    """Huella (SHA-256) del código de :func:`training_modules`."""
+    root = Path(__file__).parent if root is None else root
+    digest = hashlib.sha256()
+    for rel in training_modules(root):
+        digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _cache_key(text: str, config: GPTConfig) -> str:
     payload = {
         "text": text_fingerprint(text),
         "config": asdict(config),
-        "sources": sources.hexdigest(),
+        "sources": _sources_digest(),
         "torch": torch.__version__,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
@@ -124,13 +185,21 @@ def _windows(ids: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def _loss(model: GPT, x: torch.Tensor, y: torch.Tensor, batch: int = 64) -> float:
-    """Entropía cruzada media (nats/ficha) de ``model`` sobre las ventanas ``x, y``."""
+    """Entropía cruzada media (nats/ficha) de ``model`` sobre las ventanas ``x, y``.
+
+    Mide en modo evaluación (sin *dropout*) y deja el modelo en el modo en que estaba.
+    """
+    was_training = model.training
     model.eval()
     total = 0.0
-    for i in range(0, len(x), batch):
-        logits = model(x[i : i + batch])  # (B, T, V)
-        total += F.cross_entropy(logits.flatten(0, 1), y[i : i + batch].flatten(), reduction="sum")
-    model.train()
+    try:
+        for i in range(0, len(x), batch):
+            logits = model(x[i : i + batch])  # (B, T, V)
+            total += F.cross_entropy(
+                logits.flatten(0, 1), y[i : i + batch].flatten(), reduction="sum"
+            )
+    finally:
+        model.train(was_training)
     return float(total) / y.numel()
 
 
@@ -237,10 +306,6 @@ def train_or_load(
     :class:`TrainResult`. El entrenamiento es determinista en la CPU: misma clave,
     mismos pesos.
     """
-    from libroia.corpus import book_prose, train_val_split
-    from libroia.gpt import GPT, GPTConfig
-    from libroia.tokenizer import BPETokenizer
-
     config = GPTConfig() if config is None else config
     if not isinstance(config, GPTConfig):
         raise TypeError(f"`config` debe ser un GPTConfig, pero es {type(config).__name__}")
@@ -249,9 +314,7 @@ def train_or_load(
             "`vocab_size` debe ser ≥ 256 (el tokenizador parte de los 256 bytes), "
             f"pero vale {config.vocab_size}"
         )
-    text = book_prose() if text is None else text
-    if not isinstance(text, str):
-        raise TypeError(f"`text` debe ser un str, pero es de tipo {type(text).__name__}")
+    text = book_prose() if text is None else check_text("text", text)
     key = _cache_key(text, config)
     weights_path = cache_dir() / f"{key}.pt"
     tok_path = cache_dir() / f"{key}.tokenizer"
@@ -281,6 +344,7 @@ def train_or_load(
         torch.manual_seed(config.seed)
         model = GPT(config)
         history, val_loss = _train(model, train_ids, val_ids, config, progress)
+    model.eval()  # se devuelve listo para usar: sin dropout, como el de la caché
     seconds = time.perf_counter() - start
     if progress:
         print(f"listo en {seconds:.1f} s · pérdida de validación final {val_loss:.3f}", flush=True)
@@ -303,8 +367,7 @@ def train_or_load(
 
 def encode_prompt(tokenizer, text: str) -> torch.Tensor:
     """Convierte ``text`` en el tensor ``(1, T)`` de ids que espera :meth:`GPT.generate`."""
-    if not isinstance(text, str) or not text:
-        raise ValueError(f"`text` debe ser un texto no vacío, pero es {text!r}")
+    text = check_text("text", text, allow_empty=False)
     return torch.tensor([tokenizer.encode(text)], dtype=torch.long)  # (1, T)
 
 

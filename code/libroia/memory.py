@@ -343,8 +343,8 @@ def apply_lora(
     model: nn.Module, *, rank: int, targets: Sequence[str], alpha: float | None = None
 ) -> int:
     """Congela ``model`` y sustituye por :class:`LoRALinear` cada ``nn.Linear`` cuyo nombre
-    de atributo sea exactamente uno de ``targets`` (por ejemplo ``("qkv", "proj")`` en el GPT
-    del libro; ``"qkv"`` a secas no vale, porque es un texto y no una lista de nombres).
+    de atributo sea exactamente uno de ``targets`` (por ejemplo ``("q_proj", "v_proj")`` en el
+    GPT del libro; ``"q_proj"`` a secas no vale, porque es un texto y no una lista de nombres).
 
     Modifica el modelo en su sitio y devuelve cuántas capas adaptó (``ValueError`` si ninguna,
     y entonces el modelo queda intacto).

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from libroia._checks import check_float, check_int, describe_shape
+from libroia._checks import check_float, check_int, check_token_ids, describe_shape
 
 __all__ = ["apply_rotary", "rotary_angles", "rotate_pairs", "sinusoidal_positions"]
 
@@ -68,6 +68,29 @@ def sinusoidal_positions(T: int, d: int, *, base: float = 10000.0) -> torch.Tens
     return pe.reshape(T, d).to(torch.float32)  # (T, d)
 
 
+def _check_positions(positions: object) -> torch.Tensor:
+    """Exige posiciones enteras ``(T,)`` mayores o iguales que 0 (tensor, lista o ``range``)."""
+    if isinstance(positions, (list, tuple, range)):
+        check_token_ids("positions", positions)  # enteros ≥ 0, sin reales ni booleanos
+        positions = torch.tensor(list(positions), dtype=torch.long)
+    if not isinstance(positions, torch.Tensor):
+        raise TypeError(
+            f"`positions` debe ser un tensor de enteros (T,), pero es de tipo "
+            f"{type(positions).__name__}"
+        )
+    if positions.ndim != 1:
+        raise ValueError(
+            f"`positions` debe tener forma (T,), pero tiene forma {describe_shape(positions.shape)}"
+        )
+    if positions.dtype == torch.bool or positions.is_floating_point() or positions.is_complex():
+        raise TypeError(f"`positions` debe contener enteros, pero su tipo es {positions.dtype}")
+    if positions.numel() and positions.device.type != "meta" and int(positions.min()) < 0:
+        raise ValueError(
+            f"`positions` deben ser ≥ 0, pero la menor vale {int(positions.min())}"
+        )
+    return positions
+
+
 def rotary_angles(
     positions: torch.Tensor, d: int, *, base: float = 10000.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,13 +98,23 @@ def rotary_angles(
 
     Parámetros
     ----------
-    positions : tensor entero ``(T,)`` con las posiciones absolutas.
+    positions : enteros ``(T,)`` ≥ 0 con las posiciones absolutas (tensor, lista o ``range``).
     d : dimensión de cada cabeza; debe ser par.
+    base : como en :func:`sinusoidal_positions`.
 
     Devuelve
     --------
-    ``(cos, sin)``, cada uno de forma ``(T, d/2)``.
+    ``(cos, sin)``, cada uno de forma ``(T, d/2)`` y tipo ``float64``; la columna ``i``
+    es el ángulo del par ``i`` (ver la convención en :func:`apply_rotary`).
+
+    Ejemplo
+    -------
+    >>> cos, sin = rotary_angles(torch.tensor([0, 1]), 4)   # ω = (1, 1/100)
+    >>> sin
+    tensor([[0.0000, 0.0000],
+            [0.8415, 0.0100]], dtype=torch.float64)
     """
+    positions = _check_positions(positions)
     d = _check_even("d", d)
     base = check_float("base", base, min_value=1.0, min_inclusive=False)
     omega = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # (d/2,)
@@ -108,6 +141,16 @@ def apply_rotary(
     Como una rotación de ángulo ``a`` seguida de otra de ``−b`` es una rotación
     de ``a − b``, el producto escalar ``⟨R_m q, R_n k⟩`` solo depende de ``m − n``:
     la posición relativa aparece sola en la atención (Su et al., 2021).
+
+    **Convención de pares.** Aquí los pares son coordenadas vecinas,
+    ``(x_0, x_1), (x_2, x_3), …`` («pares intercalados», como en el artículo de
+    RoPE y en el código original de Llama). Hugging Face ``transformers`` y otras
+    bibliotecas emparejan en cambio la coordenada ``i`` con la ``i + d/2``
+    (*rotate half*). Son la misma operación con las coordenadas reordenadas: con
+    la permutación ``perm = [0, 2, 4, …, d−2, 1, 3, …, d−1]`` (primero las pares,
+    luego las impares), ``apply_rotary(x)[..., perm]`` es RoPE *rotate half*
+    aplicado a ``x[..., perm]``. Por eso se pueden convertir los pesos ``W_q`` y
+    ``W_k`` de una convención a la otra permutando sus filas dentro de cada cabeza.
 
     Parámetros
     ----------
@@ -145,11 +188,13 @@ def apply_rotary(
     if positions is None:
         offset = check_int("offset", offset, min_value=0)
         positions = torch.arange(offset, offset + T)
-    elif positions.shape != (T,):
-        raise ValueError(
-            f"`positions` debe tener forma ({T},), una posición por fila de `x`, pero tiene "
-            f"forma {describe_shape(positions.shape)}"
-        )
+    else:
+        positions = _check_positions(positions)
+        if positions.shape != (T,):
+            raise ValueError(
+                f"`positions` debe tener forma ({T},), una posición por fila de `x`, pero "
+                f"tiene forma {describe_shape(positions.shape)}"
+            )
     cos, sin = rotary_angles(positions.to(x.device), d, base=base)  # (T, d/2)
     return rotate_pairs(x, cos.to(x.dtype), sin.to(x.dtype))
 
@@ -158,8 +203,13 @@ def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     """Gira cada par ``(x_{2i}, x_{2i+1})`` de ``x`` ``(..., T, d)`` con ángulos ya calculados.
 
     ``cos`` y ``sin`` tienen forma ``(T, d/2)`` (por ejemplo, filas de una tabla de
-    :func:`rotary_angles` guardada de antemano, como hace :class:`libroia.gpt.GPT`).
+    :func:`rotary_angles` guardada de antemano, como hace :class:`libroia.gpt.GPT`, que
+    se la pasa a :class:`libroia.attention.MultiHeadAttention` como ``rope``).
     Es el paso final de :func:`apply_rotary`, sin comprobaciones.
+
+    >>> cos, sin = torch.tensor([[0.0]]), torch.tensor([[1.0]])   # un par, 90°
+    >>> rotate_pairs(torch.tensor([[2.0, 3.0]]), cos, sin)        # (a, b) → (−b, a)
+    tensor([[-3.,  2.]])
     """
     pairs = x.reshape(*x.shape[:-1], x.shape[-1] // 2, 2)  # (..., T, d/2, 2)
     x_even, x_odd = pairs[..., 0], pairs[..., 1]  # (..., T, d/2)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from libroia._checks import check_float, check_int
+from libroia._checks import check_choice, check_float, check_int
 
 __all__ = [
     "PUBLISHED_SHAPES", "PUBLISHED_TRAINING", "DecoderShape", "chinchilla_optimal",
@@ -41,13 +41,6 @@ __all__ = [
 ACTIVATIONS = ("relu", "gelu", "silu", "swiglu")
 POSITIONS = ("learned", "sinusoidal", "rope")
 NORMS = ("layernorm", "rmsnorm")
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        options = ", ".join(f'"{a}"' for a in allowed)
-        raise ValueError(f"`{name}` debe ser uno de {options}, pero vale {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -73,9 +66,13 @@ class DecoderShape:
     n_experts, experts_per_token : mezcla de expertos; cada ficha usa
         ``experts_per_token`` de las ``n_experts`` MLP de cada bloque. Con 1 y 1, modelo denso.
 
-    Ejemplo: ``DecoderShape(d_model=4096, n_layers=32, n_heads=32, vocab_size=32000,
-    d_ff=11008, activation="swiglu", positions="rope", norm="rmsnorm", bias=False,
-    tie_embeddings=False)`` es Llama-2-7B: ``n_params_decoder`` da 6 738 415 616.
+    Ejemplo: Llama-2-7B (Touvron et al., 2023)::
+
+        >>> llama = DecoderShape(d_model=4096, n_layers=32, n_heads=32, vocab_size=32000,
+        ...     d_ff=11008, activation="swiglu", positions="rope", norm="rmsnorm",
+        ...     bias=False, tie_embeddings=False)
+        >>> n_params_decoder(llama)
+        6738415616
     """
 
     d_model: int
@@ -114,9 +111,9 @@ class DecoderShape:
                 f"`n_heads` debe ser múltiplo de `n_kv_heads`, pero n_heads={self.n_heads} "
                 f"y n_kv_heads={self.n_kv_heads}"
             )
-        _check_choice("activation", self.activation, ACTIVATIONS)
-        _check_choice("positions", self.positions, POSITIONS)
-        _check_choice("norm", self.norm, NORMS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("positions", self.positions, POSITIONS)
+        check_choice("norm", self.norm, NORMS)
 
     @property
     def d_head(self) -> int:
@@ -168,13 +165,20 @@ _SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def format_int(n: float) -> str:
-    """Entero con los miles separados por espacios, como recomienda la RAE: ``6 738 415 616``."""
+    """Entero con los miles separados por espacios, como recomienda la RAE.
+
+    >>> format_int(6738415616)
+    '6 738 415 616'
+    """
     return f"{round(n):,}".replace(",", " ")
 
 
 def format_sci(x: float, digits: int = 2) -> str:
-    """Notación científica legible, sin ceros sobrantes: ``format_sci(3.14e23)`` =
-    ``"3.14 × 10²³"``, ``format_sci(1e19)`` = ``"1 × 10¹⁹"``."""
+    """Notación científica legible, sin ceros sobrantes.
+
+    >>> format_sci(3.14e23), format_sci(1e19)
+    ('3.14 × 10²³', '1 × 10¹⁹')
+    """
     if x == 0:
         return "0"
     exponent = math.floor(math.log10(abs(x)))
@@ -269,7 +273,11 @@ def n_params_decoder(
     ``active_only=True`` cuenta, en una mezcla de expertos, solo los que usa cada ficha.
 
     Ejemplo: GPT-2 pequeño (d=768, L=12, V=50257, T=1024) tiene 124 439 808 parámetros,
-    y unos 12·L·d² = 84 934 656 sin incrustaciones (más sesgos y normalizaciones).
+    y sin incrustaciones unos 12·L·d² = 84 934 656 más sesgos y normalizaciones::
+
+        >>> gpt2 = PUBLISHED_SHAPES["GPT-2 (124M)"]
+        >>> n_params_decoder(gpt2), n_params_decoder(gpt2, include_embeddings=False)
+        (124439808, 85056000)
     """
     parts = params_breakdown(shape, active_only=active_only)
     if not include_embeddings:
@@ -328,7 +336,11 @@ def count_flops(fn: Callable[[], Any]) -> int:
     ``torch.utils.flop_counter.FlopCounterMode`` (solo productos de matrices y
     convoluciones, 2 por multiplicación-suma).
 
-    Ejemplo: ``count_flops(lambda: torch.ones(2, 3) @ torch.ones(3, 4))`` = 2·2·3·4 = 48.
+    Ejemplo (2·2·3·4 = 48)::
+
+        >>> import torch
+        >>> count_flops(lambda: torch.ones(2, 3) @ torch.ones(3, 4))
+        48
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -342,8 +354,10 @@ def count_flops(fn: Callable[[], Any]) -> int:
 def training_flops(n_params: float, n_tokens: float) -> float:
     """Cómputo de entrenamiento aproximado ``C ≈ 6·N·D`` en FLOPs (Kaplan et al. 2020).
 
-    2 FLOPs por parámetro y ficha hacia delante, 4 hacia atrás.
-    Ejemplo: ``training_flops(70e9, 1.4e12)`` = 5.88e23 (Chinchilla).
+    2 FLOPs por parámetro y ficha hacia delante, 4 hacia atrás. Ejemplo (Chinchilla)::
+
+        >>> training_flops(70e9, 1.4e12)
+        5.88e+23
     """
     n_params = check_float("n_params", n_params, min_value=0.0, min_inclusive=False)
     n_tokens = check_float("n_tokens", n_tokens, min_value=0.0, min_inclusive=False)
@@ -360,8 +374,12 @@ def chinchilla_optimal(
 
     .. math:: N_{opt} = \sqrt{C / (6 r)}, \qquad D_{opt} = r · N_{opt}
 
-    Ejemplo: ``chinchilla_optimal(5.76e23)`` ≈ (6.9e10, 1.4e12): los 70 000 millones de
-    parámetros y 1.4 billones de fichas de Chinchilla.
+    Ejemplo: con el cómputo de Chinchilla salen sus 70 000 millones de parámetros y
+    1.4 billones de fichas::
+
+        >>> n, d = chinchilla_optimal(5.76e23)
+        >>> f"{n:.2g} {d:.2g}"
+        '6.9e+10 1.4e+12'
 
     Devuelve ``(n_params, n_tokens)``.
     """

@@ -209,9 +209,9 @@ def tiny_gpt_sweep(
     ficha), ``best_val_loss`` (la menor medida durante el entrenamiento, como con
     parada temprana), ``train_seconds`` (lo que tardó el entrenamiento cuando se hizo)
     y ``from_cache``; además ``histories``, la lista de historiales de pérdida.
-    ``text`` se pasa a :func:`libroia.gpt.train_or_load` (por omisión, la prosa del libro).
+    ``text`` se pasa a :func:`libroia.gpt_train.train_or_load` (por omisión, la prosa del libro).
     """
-    from libroia.gpt import train_or_load
+    from libroia.gpt_train import train_or_load
 
     if len(configs) == 0:
         raise ValueError("`configs` debe tener al menos una configuración")
