@@ -250,3 +250,17 @@ def test_la_rueda_instalada_funciona_fuera_del_repositorio(wheel, tmp_path):
     from libroia.corpus import book_prose
 
     assert prose == book_prose(ROOT / "book")
+
+
+def test_el_mapa_de_capitulos_nombra_cada_modulo():
+    """El docstring de ``libroia`` dice en qué capítulo está cada módulo público."""
+    import pkgutil
+
+    import libroia
+
+    modules = {
+        m.name for m in pkgutil.iter_modules(libroia.__path__)
+        if not m.name.startswith("_") and m.name != "plots"
+    }
+    missing = sorted(m for m in modules if f"``{m}``" not in libroia.__doc__)
+    assert not missing, f"módulos sin capítulo en el docstring de libroia: {missing}"
