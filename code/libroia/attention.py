@@ -390,7 +390,7 @@ def merge_heads(x: Any) -> Any:
 
 
 class KVCache:
-    """Claves y valores ya calculados, capa a capa, para generar ficha a ficha.
+    """Claves y valores ya calculados, capa a capa, para generar token a token.
 
     Al generar, cada paso solo trae la consulta nueva: las claves y los valores
     de las posiciones anteriores no cambian (la atención es causal) y se guardan
@@ -560,7 +560,7 @@ class MultiHeadAttention(nn.Module):
             ``(N, h, T, T_k)`` (ver :func:`scaled_dot_product_attention`).
         layer : capa de ``kv_cache`` donde se guardan estas claves y valores.
         rope : ``(cos, sin)``, cada uno ``(T, d/(2h))``, los ángulos de RoPE de las
-            posiciones de estas fichas (:func:`libroia.positions.rotary_angles`):
+            posiciones de estos tokens (:func:`libroia.positions.rotary_angles`):
             se giran las consultas y las claves de cada cabeza antes de guardarlas
             en la caché (capítulo 5, «Posiciones que giran»).
 

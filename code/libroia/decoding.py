@@ -5,7 +5,7 @@ enteras:
 
 * :func:`token_log_probs` y :func:`sequence_log_prob`: cuánto cree el modelo en
   una secuencia (la suma de las log-probabilidades de sus tokens). Son la única
-  implementación del paquete: las pérdidas del post-entrenamiento
+  implementación del paquete: las pérdidas del posentrenamiento
   (:mod:`libroia.preference`) también las usan;
 * :func:`beam_search`: las ``B`` continuaciones más probables, sobre cualquier
   función de paso ``step(prefixes) -> log-probs``;
@@ -225,7 +225,7 @@ def beam_search(
     T0 = prompt.shape[0]
     beams = xp.astype(prompt, xp.int64)[None, :]  # (b, T0 + t): las hipótesis vivas
     scores = xp.zeros((1,), dtype=xp.float64)  # (b,)
-    done: list[tuple[float, Any, bool]] = []  # (puntuación, fichas nuevas, terminó con eos)
+    done: list[tuple[float, Any, bool]] = []  # (puntuación, tokens nuevos, terminó con eos)
     V = None
     for t in range(n_max):
         log_probs = _step_log_probs(step, beams, V)  # (b, V)

@@ -310,14 +310,14 @@ def score_text(model: Any, tokenizer: Any, text: str) -> TextScore:
 
 
 def mean_log_prob(model: Any, tokenizer: Any, text: str) -> float:
-    """Log-probabilidad media por ficha de ``text`` según ``model`` (nats; más alto = más probable).
+    """Log-probabilidad media por token de ``text`` según ``model`` (nats; más alto = más probable).
 
-    Se puntúan todas las fichas menos la primera, que hace de prefijo. La media,
+    Se puntúan todos los tokens menos el primero, que hace de prefijo. La media,
     y no la suma, permite comparar frases de distinta longitud. Una frase cuyas
-    fichas reciben todas probabilidad 1/2 da ``ln 0.5 ≈ -0.693``:
+    tokens reciben todos probabilidad 1/2 da ``ln 0.5 ≈ -0.693``:
 
     >>> import torch
-    >>> class Coin(torch.nn.Module):  # reparte por igual entre V = 2 fichas
+    >>> class Coin(torch.nn.Module):  # reparte por igual entre V = 2 tokens
     ...     config = type("Config", (), {"context": 8})
     ...     def forward(self, idx):
     ...         return torch.zeros(*idx.shape, 2)
@@ -333,7 +333,7 @@ def mean_log_prob(model: Any, tokenizer: Any, text: str) -> float:
         raise TypeError(f"`text` debe ser un str, pero es de tipo {type(text).__name__}")
     ids = tokenizer.encode(text)
     if len(ids) < 2:
-        raise ValueError(f"`text` debe tener al menos dos fichas, pero {text!r} tiene {len(ids)}")
+        raise ValueError(f"`text` debe tener al menos dos tokens, pero {text!r} tiene {len(ids)}")
     ids = ids[-(model.config.context + 1) :]
     return float(continuation_log_probs(model, ids[:1], [ids[1:]]).mean())
 

@@ -7,7 +7,7 @@ Cada bloque es *pre-norm* (Radford et al., 2019)::
 
 y el modelo completo es::
 
-    incrustación de la ficha (+ posición)  ->  L bloques  ->  Norm  ->  cabeza lineal  ->  logits
+    incrustación del token (+ posición)  ->  L bloques  ->  Norm  ->  cabeza lineal  ->  logits
 
 Formas: ``N`` lote, ``T`` tiempo, ``d`` ancho, ``h`` cabezas, ``d_h = d/h``,
 ``V`` vocabulario, ``L`` capas. El modelo se monta con las piezas de los
@@ -60,7 +60,7 @@ class GPTConfig:
 
     El modelo por defecto (V = 1024, d = 64, L = 2, h = 4, RoPE, unos 230 000
     parámetros) se eligió para entrenar en unos 15 s de un núcleo de CPU con el texto
-    del libro. Con tan pocos pasos, una cabeza de salida propia
+    del libro. Con tan pocos pasos, una capa de salida propia
     (``tie_embeddings=False``) aprende bastante antes que reutilizar la tabla de
     incrustaciones, y RoPE da menor pérdida que las posiciones aprendidas o
     senoidales y cabezas de atención con patrones más claros.
@@ -151,7 +151,7 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, rope=None):
         """``x (N, T, d)`` → ``(x (N, T, d), pesos (N, h, T, T_k))``.
 
-        ``rope`` son ``(cos, sin)`` ``(T, d_h/2)`` de las posiciones de estas fichas.
+        ``rope`` son ``(cos, sin)`` ``(T, d_h/2)`` de las posiciones de estos tokens.
         """
         a, weights = self.attn(
             self.norm1(x), causal=True, kv_cache=cache, layer=self.layer, rope=rope
@@ -164,7 +164,7 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """Transformer solo decodificador: ``idx (N, T) -> logits (N, T, V)``.
 
-    ``logits[n, t]`` son las puntuaciones de la ficha que sigue a ``idx[n, :t+1]``; por
+    ``logits[n, t]`` son las puntuaciones del token que sigue a ``idx[n, :t+1]``; por
     la máscara causal no dependen de ``idx[n, t+1:]``.
 
     Ejemplo::
@@ -285,7 +285,7 @@ class GPT(nn.Module):
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Logits ``(N, T, V)`` para ``idx`` ``(N, T)``.
 
-        Con ``cache`` (un :class:`KVCache`), ``idx`` son las fichas que siguen a las ya
+        Con ``cache`` (un :class:`KVCache`), ``idx`` son los tokens que siguen a los ya
         guardados; sus claves y valores se añaden a la caché.
         """
         return self._run(idx, cache)[0]
@@ -308,13 +308,13 @@ class GPT(nn.Module):
         next_token: Callable[[torch.Tensor], torch.Tensor] | None = None,
         use_cache: bool = True,
     ) -> torch.Tensor:
-        """Alarga ``idx`` ``(N, T0)`` con ``max_new_tokens`` fichas: ``(N, T0 + max_new)``.
+        """Alarga ``idx`` ``(N, T0)`` con ``max_new_tokens`` tokens: ``(N, T0 + max_new)``.
 
         ``next_token`` recibe los logits del último paso ``(N, V)`` y devuelve los ids
         elegidos ``(N,)``; por defecto, el de mayor logit (decodificación voraz). Con
         ``use_cache=True`` se guardan claves y valores (:class:`KVCache`) y cada paso solo
-        procesa la ficha nueva; el resultado es el mismo que recalculando todo. Si la
-        secuencia supera el contexto, el modelo ve las últimas ``context`` fichas (y la
+        procesa el token nuevo; el resultado es el mismo que recalculando todo. Si la
+        secuencia supera el contexto, el modelo ve los últimos ``context`` tokens (y la
         caché se rehace para esa ventana).
         """
         max_new_tokens = check_int("max_new_tokens", max_new_tokens, min_value=0)

@@ -39,7 +39,7 @@ def count_parameters_formula(config: GPTConfig) -> dict[str, int]:
     las claves son las de :meth:`GPT.parameter_counts`.
 
     Ejemplo: GPT-2 pequeño (V = 50 257, T = 1024, d = 768, L = 12, h = 12, posiciones
-    aprendidas) comparte la matriz de incrustación con la cabeza de salida; así tiene
+    aprendidas) comparte la matriz de incrustación con la capa de salida; así tiene
     124 439 808 parámetros, y con una cabeza propia, V·d = 38 597 376 más::
 
         >>> gpt2 = GPTConfig(vocab_size=50257, context=1024, d_model=768, n_layers=12,
@@ -58,9 +58,9 @@ def count_parameters_formula(config: GPTConfig) -> dict[str, int]:
 def head_patterns(weights: list[torch.Tensor]) -> dict[str, torch.Tensor]:
     """Resume a dónde mira cada cabeza: cuatro tensores ``(L, h)`` con pesos medios.
 
-    ``"previous"``: peso en la ficha anterior (``s = t − 1``); ``"self"``: en la propia
-    ficha (``s = t``); ``"first"``: en la primera (``s = 0``); ``"peak"``: el mayor peso
-    de la fila, sea cual sea la ficha (1 = mira a una sola, ``1/(t+1)`` = reparte por
+    ``"previous"``: peso en el token anterior (``s = t − 1``); ``"self"``: en la propia
+    token (``s = t``); ``"first"``: en el primero (``s = 0``); ``"peak"``: el mayor peso
+    de la fila, sea cual sea el token (1 = mira a uno solo, ``1/(t+1)`` = reparte por
     igual). Se promedia sobre el lote y sobre las filas ``t ≥ 2``, donde las tres
     posiciones son distintas.
 
@@ -69,7 +69,7 @@ def head_patterns(weights: list[torch.Tensor]) -> dict[str, torch.Tensor]:
     weights : lista de ``L`` tensores ``(N, h, T, T)`` con ``T ≥ 3``, como los que
         devuelve :meth:`GPT.attention_weights`.
 
-    Ejemplo: una cabeza que siempre mira a la ficha anterior da ``previous = peak = 1`` y
+    Ejemplo: una cabeza que siempre mira al token anterior da ``previous = peak = 1`` y
     ``self = first = 0``.
     """
     if not isinstance(weights, (list, tuple)) or not weights:

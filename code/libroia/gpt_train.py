@@ -60,7 +60,7 @@ class TrainResult:
     """Lo que devuelve :func:`train_or_load`.
 
     ``model`` (en modo evaluación), ``tokenizer``, ``history`` (listas ``"step"``,
-    ``"train_loss"``, ``"val_loss"``, en nats por ficha, medidas en una muestra fija de
+    ``"train_loss"``, ``"val_loss"``, en nats por token, medidas en una muestra fija de
     ventanas), ``val_loss`` (pérdida final en todo el conjunto de validación),
     ``train_seconds`` (lo que tardó esta llamada: casi 0 si vino de la caché),
     ``from_cache``, ``recorded_train_seconds`` (lo que tardó el entrenamiento cuando se
@@ -179,13 +179,13 @@ def _windows(ids: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Parte ``ids`` en ventanas consecutivas sin solaparse: ``x, y`` de forma ``(M, T)``."""
     M = (len(ids) - 1) // T
     x = ids[: M * T].view(M, T)  # (M, T)
-    y = ids[1 : M * T + 1].view(M, T)  # (M, T), desplazada una ficha
+    y = ids[1 : M * T + 1].view(M, T)  # (M, T), desplazada un token
     return x, y
 
 
 @torch.no_grad()
 def _loss(model: GPT, x: torch.Tensor, y: torch.Tensor, batch: int = 64) -> float:
-    """Entropía cruzada media (nats/ficha) de ``model`` sobre las ventanas ``x, y``.
+    """Entropía cruzada media (nats/token) de ``model`` sobre las ventanas ``x, y``.
 
     Mide en modo evaluación (sin *dropout*) y deja el modelo en el modo en que estaba.
     """
@@ -227,9 +227,9 @@ def train_step(
     model: GPT, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
 ) -> float:
     """Un paso de descenso: pérdida de ``x`` ``(N, T)`` frente a ``y`` ``(N, T)``, gradiente,
-    recorte de su norma a 1 y actualización. Devuelve la pérdida (nats/ficha) antes del paso.
+    recorte de su norma a 1 y actualización. Devuelve la pérdida (nats/token) antes del paso.
 
-    ``y`` es ``x`` desplazada una ficha: ``y[:, t]`` es la ficha que sigue a ``x[:, t]``.
+    ``y`` es ``x`` desplazada un token: ``y[:, t]`` es el token que sigue a ``x[:, t]``.
     """
     logits = model(x)  # (N, T, V)
     loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
@@ -337,7 +337,7 @@ def train_or_load(
     for name, ids in (("entrenamiento", train_ids), ("validación", val_ids)):
         if len(ids) < config.context + 1:
             raise ValueError(
-                f"`text` es demasiado corto: la parte de {name} tiene {len(ids)} fichas y "
+                f"`text` es demasiado corto: la parte de {name} tiene {len(ids)} tokens y "
                 f"hacen falta al menos context + 1 = {config.context + 1}"
             )
     with torch.random.fork_rng(devices=[]), _threads(TRAIN_THREADS):

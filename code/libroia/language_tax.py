@@ -78,7 +78,7 @@ def _load_encoding(name: str):
 
 
 def token_pieces(encoding, text: str) -> list[str]:
-    """Las fichas de ``text`` como cadenas, para ver dónde corta un tokenizador.
+    """Los tokens de ``text`` como cadenas, para ver dónde corta un tokenizador.
 
     ``encoding`` es un :class:`libroia.tokenizer.BPETokenizer` o una codificación
     de :func:`openai_encoding`. Los trozos que no son UTF-8 completo se

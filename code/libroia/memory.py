@@ -80,7 +80,7 @@ def kv_cache_bytes(
 ) -> float:
     r"""Memoria de la caché de claves y valores al generar.
 
-    Cada capa guarda, para cada una de las T fichas de cada una de las N secuencias,
+    Cada capa guarda, para cada uno de los T tokens de cada una de las N secuencias,
     una clave y un valor de ancho ``d_kv = n_kv_heads · d_h``:
 
     .. math:: M_{KV} = 2 · L · T · N · d_{kv} · \text{bytes}
@@ -110,7 +110,7 @@ def inference_memory_bytes(
     """Memoria para generar: ``{"weights": ..., "kv_cache": ...}`` en bytes.
 
     Los pesos se cuentan con todos los expertos (una mezcla de expertos los tiene
-    que tener todos en memoria aunque cada ficha use pocos).
+    que tener todos en memoria aunque cada token use pocos).
     """
     bytes_per_value(kv_dtype, name="kv_dtype")
     return {
@@ -120,12 +120,12 @@ def inference_memory_bytes(
 
 
 def _layer_values_per_token(s: DecoderShape, context: int, matrices: int, dropout: bool):
-    """Números guardados por ficha y capa, y bytes de máscaras de *dropout* (1 byte cada una)."""
+    """Números guardados por token y capa, y bytes de máscaras de *dropout* (1 byte cada una)."""
     d, d_kv, d_ff, h = s.d_model, s.d_kv, s.d_ff, s.n_heads
     # norma 1 (entrada), Q/K/V (entrada y salidas), salida de la atención, norma 2 (entrada)
     values = d + d + (d + 2 * d_kv) + d + d
     if matrices > 0:
-        values += matrices * h * context  # matrices de atención (h, T) por ficha
+        values += matrices * h * context  # matrices de atención (h, T) por token
     else:  # tipo FlashAttention: la salida y el logsumexp, no la matriz T × T
         values += d + h
     gated = s.activation == "swiglu"
@@ -153,7 +153,7 @@ def activation_bytes(
 ) -> float:
     r"""Estimación de las activaciones que se guardan para la pasada hacia atrás.
 
-    Se cuentan, por ficha y capa, los tensores que cada operación necesita para su
+    Se cuentan, por token y capa, los tensores que cada operación necesita para su
     gradiente en un bloque *pre-norm*: entradas de las dos normas y de las capas
     lineales, Q, K y V, la salida de la atención, la pre-activación y la salida de la
     MLP y ``attention_matrices`` matrices de atención de forma ``(h, T, T)`` por
@@ -163,7 +163,7 @@ def activation_bytes(
 
     con *dropout* reproduce la fórmula ``T·N·d·(34 + 5·h·T/d)`` de Korthikanti et al.
     (2022). Se añaden la norma final, la entrada de la capa de salida y el
-    log-softmax de la pérdida (``2d + V`` por ficha). Es una estimación: ignora
+    log-softmax de la pérdida (``2d + V`` por token). Es una estimación: ignora
     índices, medias y varianzas de las normas y búferes temporales.
 
     ``attention_matrices``: 1 con el softmax de PyTorch (guarda sus probabilidades);
@@ -172,7 +172,7 @@ def activation_bytes(
     FlashAttention, que no guarda la matriz T × T sino la salida y el logsumexp.
 
     Con ``checkpointing=True`` (recálculo completo por capa, Chen et al. 2016) solo se
-    guarda la entrada de cada capa (``d`` por ficha) y, durante la pasada hacia atrás,
+    guarda la entrada de cada capa (``d`` por token) y, durante la pasada hacia atrás,
     las activaciones de una sola capa, que se recalculan.
     """
     if not isinstance(shape, DecoderShape):

@@ -1,6 +1,6 @@
 """Codificaciones de posición: senoidales (Vaswani et al., 2017) y rotatorias (RoPE).
 
-La atención no sabe en qué orden llegan las fichas: permutar la entrada
+La atención no sabe en qué orden llegan los tokens: permutar la entrada
 permuta la salida. Para que el modelo distinga «el perro muerde al hombre» de
 «el hombre muerde al perro» hay que inyectar la posición. Este módulo reúne las
 dos formas que explica el capítulo 5 («El transformer por dentro»):
@@ -158,7 +158,7 @@ def apply_rotary(
     positions : tensor entero ``(T,)`` con la posición de cada fila; por defecto
         ``offset, offset + 1, …, offset + T − 1``.
     offset : posición de la primera fila cuando no se dan ``positions`` (útil
-        con la caché KV: las fichas nuevas empiezan donde acabó la caché).
+        con la caché KV: los tokens nuevos empiezan donde acabó la caché).
     base : como en :func:`sinusoidal_positions`.
 
     Devuelve

@@ -1,10 +1,10 @@
-"""Un post-entrenamiento completo en miniatura: preentrenar, afinar, preferir, medir.
+"""Un posentrenamiento completo en miniatura: preentrenar, afinar, preferir, medir.
 
 Sobre el mundo de juguete de :mod:`libroia.posttrain_data` y con el GPT del libro
 (:class:`libroia.gpt.GPT`) en tamaño mínimo:
 
 * :func:`train_lm` entrena con :func:`libroia.preference.sft_loss`: sirve para el
-  preentrenamiento (cuentan todas las fichas) y para el afinado supervisado (solo
+  preentrenamiento (cuentan todos los tokens) y para el afinado supervisado (solo
   los de la respuesta).
 * :func:`train_dpo` aplica DPO con :func:`libroia.preference.dpo_loss`.
 * :class:`RewardModel` y :func:`train_reward_model` entrenan un modelo de
@@ -18,7 +18,7 @@ La log-probabilidad de una respuesta es :func:`libroia.decoding.sequence_log_pro
 con la máscara de la respuesta, y las probabilidades salen de
 :func:`libroia.functional.softmax`: nada de eso se reescribe aquí.
 
-Todo es determinista en CPU. Capítulo 8, «Post-entrenamiento».
+Todo es determinista en CPU. Capítulo 8, «Posentrenamiento».
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def new_model(world: ToyWorld, *, seed: int = 0) -> GPT:
 def _response_log_prob(model: nn.Module, data: Sequences) -> torch.Tensor:
     """Log-probabilidad ``(N,)`` que ``model`` da a la respuesta de cada secuencia.
 
-    Es :func:`libroia.decoding.sequence_log_prob` sobre las fichas de la respuesta.
+    Es :func:`libroia.decoding.sequence_log_prob` sobre los tokens de la respuesta.
     """
     logits = model(data.idx[:, :-1])  # (N, T, V)
     return sequence_log_prob(logits, data.idx[:, 1:], data.mask())  # (N,)
@@ -90,7 +90,7 @@ def _response_log_prob(model: nn.Module, data: Sequences) -> torch.Tensor:
 
 @torch.no_grad()
 def lm_loss(model: nn.Module, data: Sequences) -> float:
-    """Pérdida media (nats por ficha de respuesta) de ``model`` sobre ``data``; no lo modifica."""
+    """Pérdida media (nats por token de respuesta) de ``model`` sobre ``data``; no lo modifica."""
     return sft_loss(model(data.idx[:, :-1]), data.idx[:, 1:], data.mask()).item()
 
 
@@ -142,7 +142,7 @@ def train_lm(
     batch_size: int = 64,
     seed: int = 0,
 ) -> list[float]:
-    """Entrena con :func:`sft_loss` (solo cuentan las fichas de la respuesta).
+    """Entrena con :func:`sft_loss` (solo cuentan los tokens de la respuesta).
 
     Sirve para el preentrenamiento (``prompt_lengths`` = 1) y para el afinado
     supervisado. Devuelve la pérdida de cada paso.
@@ -216,9 +216,9 @@ def train_dpo(
 class RewardModel(nn.Module):
     """Modelo de recompensa: un GPT (copiado del afinado) y una cabeza lineal escalar.
 
-    La recompensa de una secuencia es ``head(logits de la última ficha real)``,
+    La recompensa de una secuencia es ``head(logits del último token real)``,
     ``(N, T+1) → (N,)``. Como los logits son lineales en el estado oculto, es una
-    cabeza lineal sobre la representación de la última ficha, como en InstructGPT.
+    cabeza lineal sobre la representación del último token, como en InstructGPT.
     """
 
     def __init__(self, backbone: GPT):
@@ -257,7 +257,7 @@ def sample_answers(
     """Muestrea (temperatura 1) ``n_samples`` respuestas a «¿ capital de X ?» por país.
 
     Devuelve los países repetidos y las secuencias completas (lo que sigue a
-    ``<eos>`` se convierte en relleno). Cada ficha se sortea con las
+    ``<eos>`` se convierte en relleno). Cada token se sortea con las
     probabilidades de :func:`libroia.functional.softmax` y un generador con semilla
     ``seed``: la misma llamada da las mismas respuestas.
 

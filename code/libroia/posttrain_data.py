@@ -1,6 +1,6 @@
 """El mundo de juguete del capítulo 8: países, capitales y los datos de cada etapa.
 
-Las palabras son las fichas. Tres clases de texto:
+Las palabras son los tokens. Tres clases de texto:
 
 * **Preentrenamiento** (:func:`pretraining_corpus`): «páginas web» de tres tipos:
   entradas de enciclopedia («francia : capital parís .»), listas de preguntas de
@@ -17,7 +17,7 @@ Los países de ``test_countries`` nunca aparecen en demostraciones ni en
 preferencias: sirven para medir si lo aprendido se generaliza. Los modelos y su
 entrenamiento están en :mod:`libroia.posttrain`.
 
-Capítulo 8, «Post-entrenamiento».
+Capítulo 8, «Posentrenamiento».
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ REFUSAL = "no lo sé ."
 #: Qué puede hacer el modelo ante una pregunta (ver :func:`behaviour`).
 CATEGORIES = ("correct", "wrong", "refusal", "question", "other")
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
-T_MAX = 11  # objetivos por secuencia: las secuencias tienen a lo sumo T_MAX + 1 fichas
+T_MAX = 11  # objetivos por secuencia: las secuencias tienen a lo sumo T_MAX + 1 tokens
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class PreferencePairs:
 
 
 def pack(world: ToyWorld, prompts: list[str], responses: list[str], T: int) -> Sequences:
-    """Codifica «<bos> prompt respuesta <eos>» con relleno hasta ``T + 1`` fichas.
+    """Codifica «<bos> prompt respuesta <eos>» con relleno hasta ``T + 1`` tokens.
 
     >>> world = make_world()
     >>> data = pack(world, ["¿ capital de perú ?"], ["capital lima ."], 11)
@@ -181,7 +181,7 @@ def pack(world: ToyWorld, prompts: list[str], responses: list[str], T: int) -> S
         p = world.encode(f"{BOS} {prompt}".strip())
         ids = p + world.encode(f"{response} {EOS}")
         if len(ids) > T + 1:
-            raise ValueError(f"una secuencia de {len(ids)} fichas no cabe en T + 1 = {T + 1}")
+            raise ValueError(f"una secuencia de {len(ids)} tokens no cabe en T + 1 = {T + 1}")
         rows.append(ids + [0] * (T + 1 - len(ids)))
         p_len.append(len(p))
         lengths.append(len(ids))
@@ -196,7 +196,7 @@ def pretraining_corpus(
     Una fracción ``faq`` son preguntas con su respuesta («¿ capital de X ? capital
     Y .»); del resto, el 60 % son entradas de enciclopedia de 1–2 países («X : capital Y .») y el
     40 % listas de 2 preguntas sin respuesta. Todos los países aparecen. Cuentan
-    todas las fichas tras ``<bos>`` (``prompt_lengths`` = 1).
+    todos los tokens tras ``<bos>`` (``prompt_lengths`` = 1).
     """
     n_docs = check_int("n_docs", n_docs, min_value=1)
     faq = check_float("faq", faq, min_value=0.0, max_value=1.0)

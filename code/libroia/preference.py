@@ -1,10 +1,10 @@
-"""Pérdidas del post-entrenamiento: afinado supervisado, modelo de recompensa y DPO.
+"""Pérdidas del posentrenamiento: afinado supervisado, modelo de recompensa y DPO.
 
 Las tres piezas con las que un modelo preentrenado se convierte en un asistente:
 
-* :func:`sft_loss`: entropía cruzada sobre las fichas de la **respuesta**, con
+* :func:`sft_loss`: entropía cruzada sobre los tokens de la **respuesta**, con
   los del *prompt* enmascarados (afinado supervisado, *supervised fine-tuning*).
-  La log-probabilidad de cada ficha y de cada respuesta entera son
+  La log-probabilidad de cada token y de cada respuesta entera son
   :func:`libroia.decoding.token_log_probs` y :func:`libroia.decoding.sequence_log_prob`
   (con ``mask``): una sola implementación para todo el libro.
 * :func:`bradley_terry_loss`: la pérdida por parejas de Bradley y Terry (1952)
@@ -13,12 +13,12 @@ Las tres piezas con las que un modelo preentrenado se convierte en un asistente:
   Optimization*) de Rafailov et al. (2023), que ajusta el modelo con las
   preferencias sin entrenar un modelo de recompensa aparte.
 
-Convención de formas: una secuencia de ``T + 1`` fichas se parte en la entrada
+Convención de formas: una secuencia de ``T + 1`` tokens se parte en la entrada
 ``idx[:, :-1]`` y los objetivos ``targets = idx[:, 1:]``, ambos ``(N, T)``; los
 ``logits`` del modelo son ``(N, T, V)`` y ``logits[n, t]`` predice ``targets[n, t]``.
 Una máscara ``(N, T)`` booleana dice qué objetivos cuentan (``True`` = cuenta).
 
-Todo se explica en el capítulo 8, «Post-entrenamiento».
+Todo se explica en el capítulo 8, «Posentrenamiento».
 """
 
 from __future__ import annotations
@@ -84,12 +84,12 @@ def _check_lm(logits, targets, mask=None) -> None:
 def response_mask(prompt_lengths, lengths, T: int) -> torch.Tensor:
     """Máscara ``(N, T)`` de los objetivos que pertenecen a la respuesta.
 
-    Cada secuencia ``n`` tiene ``lengths[n]`` fichas reales (el resto es relleno),
+    Cada secuencia ``n`` tiene ``lengths[n]`` tokens reales (el resto es relleno),
     de los que los ``prompt_lengths[n]`` primeros son el *prompt*. El objetivo ``t``
-    es la ficha ``t + 1`` de la secuencia, así que cuenta si
+    es el token ``t + 1`` de la secuencia, así que cuenta si
     ``prompt_lengths[n] ≤ t + 1 < lengths[n]``.
 
-    Con un prompt de 2 fichas, 5 fichas reales y ``T = 5`` se predicen las fichas
+    Con un prompt de 2 tokens, 5 tokens reales y ``T = 5`` se predicen los tokens
     2, 3 y 4:
 
     >>> response_mask([2], [5], 5).tolist()
@@ -110,14 +110,14 @@ def response_mask(prompt_lengths, lengths, T: int) -> torch.Tensor:
             f"{T + 1}, pero prompt_lengths = {prompt_lengths.tolist()} y "
             f"lengths = {lengths.tolist()}"
         )
-    position = torch.arange(1, T + 1)  # (T,) posición de la ficha que se predice
+    position = torch.arange(1, T + 1)  # (T,) posición del token que se predice
     return (position >= prompt_lengths[:, None]) & (position < lengths[:, None])  # (N, T)
 
 
 def sft_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Entropía cruzada media sobre los objetivos con ``mask`` a ``True``.
 
-    Implementa L = −(1/|M|) Σ_{(n,t) ∈ M} log p_θ(targets[n, t] | fichas anteriores),
+    Implementa L = −(1/|M|) Σ_{(n,t) ∈ M} log p_θ(targets[n, t] | tokens anteriores),
     donde M son las posiciones de la respuesta: el modelo no aprende a escribir el
     *prompt*, solo a contestarlo. Con ``mask`` todo a ``True`` es la pérdida del
     preentrenamiento. Es ``−sequence_log_prob(logits, targets, mask).sum() / |M|``
@@ -128,8 +128,8 @@ def sft_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) ->
 
     Parámetros: ``logits`` ``(N, T, V)``, ``targets`` ``(N, T)`` de tipo
     ``torch.long`` y ``mask`` ``(N, T)`` booleana. Devuelve un escalar (nats por
-    ficha). Lanza ``ValueError`` si ``mask`` no selecciona ninguna ficha.
-    Capítulo 8, «Post-entrenamiento».
+    token). Lanza ``ValueError`` si ``mask`` no selecciona ningún token.
+    Capítulo 8, «Posentrenamiento».
 
     >>> logits = torch.log(torch.tensor([[[0.5, 0.5], [0.25, 0.75]]]))  # (1, 2, 2)
     >>> targets, mask = torch.tensor([[0, 1]]), torch.tensor([[False, True]])
@@ -139,7 +139,7 @@ def sft_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) ->
     _check_lm(logits, targets, mask)
     count = mask.sum()
     if count == 0:
-        raise ValueError("`mask` no selecciona ninguna ficha: no hay respuesta que aprender")
+        raise ValueError("`mask` no selecciona ningún token: no hay respuesta que aprender")
     return -sequence_log_prob(logits, targets, mask).sum() / count
 
 

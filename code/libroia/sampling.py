@@ -224,7 +224,7 @@ def top_p_filter(logits: Any, p: float) -> Any:
     e = xp.exp(x - m)  # (..., V), probabilidades sin normalizar; el máximo vale 1
     target = p * xp.sum(e, axis=-1, keepdims=True, dtype=xp.float64)  # (..., 1)
     k = min(_FAST_K, V)
-    # Cada e_i ≤ 1, así que k fichas reúnen como mucho una masa k: si alguna fila
+    # Cada e_i ≤ 1, así que k tokens reúnen como mucho una masa k: si alguna fila
     # necesita más, el intento corto no puede bastar y se ordena ya la fila entera.
     if bool(xp.any(target > k)):
         k = V

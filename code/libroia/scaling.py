@@ -1,17 +1,17 @@
 """Cuentas de escala: parámetros, FLOPs, reparto óptimo del cómputo, tiempo y energía.
 
-Un modelo de lenguaje se mide con tres números: parámetros ``N``, fichas de
+Un modelo de lenguaje se mide con tres números: parámetros ``N``, tokens de
 entrenamiento ``D`` y operaciones de coma flotante de entrenamiento ``C``.
 Este módulo los calcula a partir de las formas de un transformer solo-decodificador
 (:class:`DecoderShape`), denso o con mezcla de expertos (*mixture of experts*):
 
 * :func:`n_params_decoder` y :func:`params_breakdown`: parámetros totales o
-  activos por ficha, con y sin incrustaciones.
-* :func:`flops_per_token_breakdown`: FLOPs de la pasada hacia delante por ficha,
+  activos por token, con y sin incrustaciones.
+* :func:`flops_per_token_breakdown`: FLOPs de la pasada hacia delante por token,
   multiplicación de matrices por multiplicación de matrices.
 * :func:`training_flops`: la regla ``C ≈ 6·N·D`` de Kaplan et al. (2020).
-* :func:`chinchilla_optimal`: parámetros y fichas óptimos para un presupuesto
-  de cómputo según Hoffmann et al. (2022): unas 20 fichas por parámetro.
+* :func:`chinchilla_optimal`: parámetros y tokens óptimos para un presupuesto
+  de cómputo según Hoffmann et al. (2022): unos 20 tokens por parámetro.
 * :func:`count_flops`: los FLOPs que de verdad ejecuta PyTorch, para comprobar lo anterior.
 * :func:`training_gpu_hours` y :func:`training_energy_kwh`: tiempo y electricidad.
 
@@ -63,7 +63,7 @@ class DecoderShape:
     norm : ``"layernorm"`` (peso y sesgo) o ``"rmsnorm"`` (solo peso).
     bias : si las capas lineales (y LayerNorm) llevan sesgo.
     tie_embeddings : si la capa de salida reutiliza la matriz de incrustaciones.
-    n_experts, experts_per_token : mezcla de expertos; cada ficha usa
+    n_experts, experts_per_token : mezcla de expertos; cada token usa
         ``experts_per_token`` de las ``n_experts`` MLP de cada bloque. Con 1 y 1, modelo denso.
 
     Ejemplo: Llama-2-7B (Touvron et al., 2023)::
@@ -214,7 +214,7 @@ PUBLISHED_SHAPES: dict[str, DecoderShape] = {
 }
 
 
-#: Parámetros y fichas de entrenamiento publicados: nombre -> (N, D, clave de la cita).
+#: Parámetros y tokens de entrenamiento publicados: nombre -> (N, D, clave de la cita).
 PUBLISHED_TRAINING: dict[str, tuple[float, float, str]] = {
     "GPT-3": (175e9, 300e9, "brown2020language"),
     "Gopher": (280e9, 300e9, "rae2021scaling"),
@@ -241,7 +241,7 @@ def params_breakdown(shape: DecoderShape, *, active_only: bool = False) -> dict[
     ``V·d``, posiciones ``T·d`` (si son aprendidas), una normalización final y la
     capa de salida ``V·d`` (cero si está atada a las incrustaciones).
 
-    ``active_only=True`` cuenta solo los ``experts_per_token`` expertos que usa cada ficha.
+    ``active_only=True`` cuenta solo los ``experts_per_token`` expertos que usa cada token.
 
     Devuelve un diccionario ``{"embeddings", "positions", "attention", "mlp", "norms", "head"}``.
     """
@@ -269,8 +269,8 @@ def n_params_decoder(
     """Número de parámetros de un transformer solo-decodificador.
 
     ``include_embeddings=False`` da la cuenta «sin incrustaciones» de Kaplan et al.
-    (2020): quita la tabla de fichas, la de posiciones y la capa de salida.
-    ``active_only=True`` cuenta, en una mezcla de expertos, solo los que usa cada ficha.
+    (2020): quita la tabla de tokens, la de posiciones y la capa de salida.
+    ``active_only=True`` cuenta, en una mezcla de expertos, solo los que usa cada token.
 
     Ejemplo: GPT-2 pequeño (d=768, L=12, V=50257, T=1024) tiene 124 439 808 parámetros,
     y sin incrustaciones unos 12·L·d² = 84 934 656 más sesgos y normalizaciones::
@@ -286,10 +286,10 @@ def n_params_decoder(
 
 
 def flops_per_token_breakdown(shape: DecoderShape, *, context: int) -> dict[str, int]:
-    """FLOPs de la pasada hacia delante por ficha, componente por componente.
+    """FLOPs de la pasada hacia delante por token, componente por componente.
 
     Cada producto de una fila de longitud ``k`` por una matriz ``k × m`` cuesta
-    ``2·k·m`` FLOPs. Por bloque y ficha, con T = ``context`` fichas visibles:
+    ``2·k·m`` FLOPs. Por bloque y token, con T = ``context`` tokens visibles:
 
     * ``attention_qkv``: ``2·d·(d + 2·d_kv)``; ``attention_out``: ``2·d·d``.
     * ``attention_scores`` (Q·Kᵀ) y ``attention_values`` (pesos · V): ``2·T·d`` cada uno.
@@ -299,7 +299,7 @@ def flops_per_token_breakdown(shape: DecoderShape, *, context: int) -> dict[str,
     * ``head``: ``2·d·V``, una sola vez (no por bloque).
 
     No se cuentan sumas de sesgos, normalizaciones, softmax ni activaciones:
-    son O(d) por ficha, despreciables frente a los O(d²). La suma de todo es
+    son O(d) por token, despreciables frente a los O(d²). La suma de todo es
     ≈ 2·N + 4·L·T·d (Kaplan et al. 2020, tabla 1, escribe un solo término 2·L·T·d).
     """
     s = _check_shape(shape)
@@ -318,12 +318,12 @@ def flops_per_token_breakdown(shape: DecoderShape, *, context: int) -> dict[str,
 
 
 def forward_flops_per_token(shape: DecoderShape, *, context: int) -> int:
-    """Suma de :func:`flops_per_token_breakdown`: FLOPs hacia delante por ficha."""
+    """Suma de :func:`flops_per_token_breakdown`: FLOPs hacia delante por token."""
     return sum(flops_per_token_breakdown(shape, context=context).values())
 
 
 def training_flops_per_token(shape: DecoderShape, *, context: int) -> int:
-    """FLOPs de entrenamiento por ficha: 3 × la pasada hacia delante.
+    """FLOPs de entrenamiento por token: 3 × la pasada hacia delante.
 
     Hacia atrás, cada producto ``Y = X·W`` necesita dos productos del mismo tamaño:
     ``∂L/∂X = ∂L/∂Y·Wᵀ`` y ``∂L/∂W = Xᵀ·∂L/∂Y``. Adelante (1) + atrás (2) = 3.
@@ -354,7 +354,7 @@ def count_flops(fn: Callable[[], Any]) -> int:
 def training_flops(n_params: float, n_tokens: float) -> float:
     """Cómputo de entrenamiento aproximado ``C ≈ 6·N·D`` en FLOPs (Kaplan et al. 2020).
 
-    2 FLOPs por parámetro y ficha hacia delante, 4 hacia atrás. Ejemplo (Chinchilla)::
+    2 FLOPs por parámetro y token hacia delante, 4 hacia atrás. Ejemplo (Chinchilla)::
 
         >>> training_flops(70e9, 1.4e12)
         5.88e+23
@@ -367,15 +367,15 @@ def training_flops(n_params: float, n_tokens: float) -> float:
 def chinchilla_optimal(
     compute_flops: float, *, tokens_per_param: float = 20.0
 ) -> tuple[float, float]:
-    r"""Parámetros y fichas que minimizan la pérdida para un presupuesto de cómputo.
+    r"""Parámetros y tokens que minimizan la pérdida para un presupuesto de cómputo.
 
     Hoffmann et al. (2022) encontraron que N y D deben crecer a la par (N ∝ C^0.5,
-    D ∝ C^0.5), con unas 20 fichas por parámetro. Con ``C = 6·N·D`` y ``D = r·N``:
+    D ∝ C^0.5), con unos 20 tokens por parámetro. Con ``C = 6·N·D`` y ``D = r·N``:
 
     .. math:: N_{opt} = \sqrt{C / (6 r)}, \qquad D_{opt} = r · N_{opt}
 
     Ejemplo: con el cómputo de Chinchilla salen sus 70 000 millones de parámetros y
-    1.4 billones de fichas::
+    1.4 billones de tokens::
 
         >>> n, d = chinchilla_optimal(5.76e23)
         >>> f"{n:.2g} {d:.2g}"

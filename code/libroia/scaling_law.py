@@ -49,11 +49,11 @@ def _real_array(name: str, x: Any) -> np.ndarray:
 def chinchilla_loss(n_params: Any, n_tokens: Any) -> np.ndarray:
     """Pérdida predicha ``E + A/N^α + B/D^β`` con el ajuste de Hoffmann et al. (2022).
 
-    Usa :data:`CHINCHILLA_FIT` (enfoque 3 del artículo; nats por ficha en su corpus).
+    Usa :data:`CHINCHILLA_FIT` (enfoque 3 del artículo; nats por token en su corpus).
     Acepta escalares o arreglos que se difunden entre sí (*broadcasting*).
 
-    Ejemplo: Chinchilla (70 000 millones de parámetros, 1.4 billones de fichas) frente a
-    Gopher (280 000 millones, 300 000 millones de fichas), con un cómputo parecido::
+    Ejemplo: Chinchilla (70 000 millones de parámetros, 1.4 billones de tokens) frente a
+    Gopher (280 000 millones, 300 000 millones de tokens), con un cómputo parecido::
 
         >>> chinchilla_loss([70e9, 280e9], [1.4e12, 300e9]).round(3)
         array([1.937, 1.993])
@@ -204,9 +204,9 @@ def tiny_gpt_sweep(
 
     Devuelve un diccionario de arreglos ``(M,)``, uno por configuración:
     ``n_params`` (todos), ``n_params_non_embedding`` (sin incrustaciones ni cabeza,
-    la N de Kaplan et al. 2020), ``n_tokens`` (fichas vistas: pasos × lote × contexto),
+    la N de Kaplan et al. 2020), ``n_tokens`` (tokens vistos: pasos × lote × contexto),
     ``compute_flops`` (≈ 6·N·D), ``val_loss`` (pérdida final de validación, nats por
-    ficha), ``best_val_loss`` (la menor medida durante el entrenamiento, como con
+    token), ``best_val_loss`` (la menor medida durante el entrenamiento, como con
     parada temprana), ``train_seconds`` (lo que tardó el entrenamiento cuando se hizo)
     y ``from_cache``; además ``histories``, la lista de historiales de pérdida.
     ``text`` se pasa a :func:`libroia.gpt_train.train_or_load` (por omisión, la prosa del libro).

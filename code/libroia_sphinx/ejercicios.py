@@ -33,9 +33,13 @@ def spanish_title(texts: list[str]) -> list[str]:
 
 
 def _on_doctree_resolved(app: Any, doctree: nodes.document, docname: str) -> None:
-    from sphinx_exercise.nodes import solution_title
+    from sphinx_exercise.nodes import solution_node
 
-    for title in doctree.findall(solution_title):
+    # sphinx-exercise sustituye el título por un ``nodes.title`` nuevo al resolverlo.
+    for solution in doctree.findall(solution_node):
+        title = solution.children[0] if solution.children else None
+        if not isinstance(title, nodes.title | nodes.TextElement):
+            continue
         texts = list(title.findall(nodes.Text))
         new = spanish_title([str(t) for t in texts])
         for old_node, text in zip(texts, new, strict=True):

@@ -37,11 +37,11 @@ def reliability_diagram(
     fig = new_figure(
         title="¿Acierta tanto como dice? Diagrama de fiabilidad",
         alt=(
-            "Diagrama de fiabilidad: para cada tramo de confianza de la ficha favorita, "
+            "Diagrama de fiabilidad: para cada tramo de confianza del token favorito, "
             "una barra con la fracción de aciertos y la diagonal de calibración perfecta. "
             "Un deslizador cambia la temperatura con la que se calculan las probabilidades."
         ),
-        x_title="confianza del modelo en su ficha favorita",
+        x_title="confianza del modelo en su token favorito",
         y_title="fracción de aciertos",
         height=460,
     )

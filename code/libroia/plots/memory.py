@@ -66,7 +66,7 @@ def inference_memory_figure(
              "contexto, en ejes logarítmicos, muestra la memoria de los pesos (constante) y "
              "la total con la caché de claves y valores para varios tamaños de lote: la "
              "caché crece en proporción al contexto y al lote y acaba superando a los pesos."),
-        x_title="contexto T (fichas, escala log)", y_title="memoria (GiB, escala log)",
+        x_title="contexto T (tokens, escala log)", y_title="memoria (GiB, escala log)",
     )
     for shape in shapes.values():
         w = weights_bytes(n_params_decoder(shape), dtype) / GIB
@@ -152,7 +152,7 @@ def training_memory_figure(
     _gpu_lines(fig, gpus)
     fig.update_layout(barmode="stack")
     return slider_steps(fig, [str(n) for n in batch_sizes], len(_PARTS),
-                        prefix=f"secuencias de {context} fichas por lote: ")
+                        prefix=f"secuencias de {context} tokens por lote: ")
 
 
 def quantization_error_figure(

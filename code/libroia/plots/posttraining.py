@@ -1,4 +1,4 @@
-"""Figuras del capítulo 8, «Post-entrenamiento».
+"""Figuras del capítulo 8, «Posentrenamiento».
 
 Reciben números ya medidos por :mod:`libroia.posttrain` y :mod:`libroia.preference`
 y devuelven figuras de plotly; no entrenan nada.

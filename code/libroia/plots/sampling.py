@@ -63,7 +63,7 @@ def filter_slider(
     x = np.arange(1, len(order) + 1)
     p0 = softmax(base)[order]
     fig = new_figure(
-        title=title, alt=alt, x_title="ficha (ordenadas por probabilidad original)",
+        title=title, alt=alt, x_title="token (ordenados por probabilidad original)",
         y_title="probabilidad",
     )
     for _label, filtered in states:
@@ -72,13 +72,13 @@ def filter_slider(
         survivors = int(np.isfinite(z).sum())
         fig.add_trace(
             go.Bar(
-                x=x, y=p0, name="original (T = 1)", marker_color="#BBBBBB",
+                x=x, y=p0, name="original (τ = 1)", marker_color="#BBBBBB",
                 customdata=labels, hovertemplate="«%{customdata}»: %{y:.3f}<extra>original</extra>",
             )
         )
         fig.add_trace(
             go.Bar(
-                x=x, y=p[order], name=f"tras el filtro: quedan {survivors} de {z.shape[0]} fichas",
+                x=x, y=p[order], name=f"tras el filtro: quedan {survivors} de {z.shape[0]} tokens",
                 marker_color=COLORS[0], customdata=labels,
                 hovertemplate="«%{customdata}»: %{y:.3f}<extra>tras el filtro</extra>",
             )
@@ -101,7 +101,7 @@ def entropy_curve(
     """Entropía (bits) de la distribución del siguiente token en función de la temperatura.
 
     ``max_bits`` dibuja el techo ``log2 V`` (distribución uniforme); ``marks`` una
-    lista de ``(T, H)`` que se señalan con puntos (por ejemplo, T = 1).
+    lista de ``(T, H)`` que se señalan con puntos (por ejemplo, τ = 1).
     """
     t, h = _numpy(temperatures), _numpy(entropies)
     fig = new_figure(
@@ -111,18 +111,18 @@ def entropy_curve(
             "logarítmica: cerca de cero con temperaturas bajas y acercándose al máximo, "
             "log2 V (la distribución uniforme), con temperaturas altas."
         ),
-        x_title="temperatura T (escala logarítmica)",
+        x_title="temperatura τ (escala logarítmica)",
         y_title="entropía (bits)",
     )
     fig.add_trace(go.Scatter(x=t, y=h, mode="lines", name="entropía",
-                             hovertemplate="T = %{x:.2f}: %{y:.2f} bits<extra></extra>"))
+                             hovertemplate="τ = %{x:.2f}: %{y:.2f} bits<extra></extra>"))
     if max_bits is not None:
         fig.add_trace(go.Scatter(x=[t.min(), t.max()], y=[max_bits, max_bits], mode="lines",
                                  line={"dash": "dot", "color": COLORS[1]},
                                  name="máximo: uniforme (log₂ V)"))
     for T, H in marks or []:
         fig.add_trace(go.Scatter(x=[T], y=[H], mode="markers", marker={"size": 10},
-                                 name=f"T = {T:g}: {H:.2f} bits"))
+                                 name=f"τ = {T:g}: {H:.2f} bits"))
     fig.update_xaxes(type="log")
     return fig
 
@@ -136,10 +136,10 @@ def best_of_n_figure(texts: Sequence[str], scores: Any, *, best: int) -> go.Figu
         title="Mejor de N: se queda la muestra con mejor puntuación",
         alt=(
             "Barras horizontales, una por muestra generada, con su log-probabilidad media "
-            "por ficha; la barra de la muestra elegida, la de puntuación más alta, "
+            "por token; la barra de la muestra elegida, la de puntuación más alta, "
             "está resaltada en color."
         ),
-        x_title="log-probabilidad media por ficha (más alto = más probable)",
+        x_title="log-probabilidad media por token (más alto = más probable)",
         height=120 + 28 * len(texts),
     )
     fig.add_trace(go.Bar(x=s, y=[f"{i + 1}" for i in range(len(texts))], orientation="h",

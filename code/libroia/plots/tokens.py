@@ -1,4 +1,4 @@
-"""Figuras del capítulo 2 («Fichas y datos»): tamaño del vocabulario e impuesto del idioma."""
+"""Figuras del capítulo 2 («Tokens y datos»): tamaño del vocabulario e impuesto del idioma."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def vocab_tradeoff(
     *,
     d_model: int = 4096,
 ) -> go.Figure:
-    """Fichas por palabra (eje izquierdo) y parámetros de la tabla de incrustaciones
+    """Tokens por palabra (eje izquierdo) y parámetros de la tabla de incrustaciones
     ``V · d`` (eje derecho) según el tamaño del vocabulario ``V``."""
     if len(vocab_sizes) != len(tokens_per_word) or not vocab_sizes:
         raise ValueError(
@@ -23,23 +23,23 @@ def vocab_tradeoff(
             f"tienen {len(vocab_sizes)} y {len(tokens_per_word)}"
         )
     fig = new_figure(
-        title="Más vocabulario, menos fichas por palabra… y más parámetros",
+        title="Más vocabulario, menos tokens por palabra… y más parámetros",
         alt=(
             "Gráfico de líneas con el tamaño del vocabulario en el eje horizontal, en escala "
-            "logarítmica. La curva azul, las fichas por palabra en un texto no visto, baja "
+            "logarítmica. La curva azul, los tokens por palabra en un texto no visto, baja "
             "deprisa al principio y cada vez más despacio. La curva naranja, los parámetros "
             "de la tabla de incrustaciones, crece en proporción directa al vocabulario."
         ),
         x_title="tamaño del vocabulario V (escala logarítmica)",
-        y_title="fichas por palabra",
+        y_title="tokens por palabra",
     )
     fig.add_scatter(
         x=list(vocab_sizes),
         y=list(tokens_per_word),
         mode="lines+markers",
-        name="fichas por palabra",
+        name="tokens por palabra",
         marker_color=COLORS[0],
-        hovertemplate="V = %{x}<br>%{y:.3f} fichas por palabra<extra></extra>",
+        hovertemplate="V = %{x}<br>%{y:.3f} tokens por palabra<extra></extra>",
     )
     fig.add_scatter(
         x=list(vocab_sizes),
@@ -75,7 +75,7 @@ def language_tax(
 ) -> go.Figure:
     """Barras horizontales del impuesto del idioma, una serie por tokenizador.
 
-    ``taxes[tokenizador][código]`` es el cociente de fichas respecto al inglés;
+    ``taxes[tokenizador][código]`` es el cociente de tokens respecto al inglés;
     ``languages[código]`` es el nombre del idioma. Unos botones muestran todos
     los tokenizadores a la vez o uno solo.
     """
@@ -88,15 +88,15 @@ def language_tax(
     codes = sorted(taxes[key], key=lambda c: taxes[key][c])
     labels = [languages.get(c, c) for c in codes]
     fig = new_figure(
-        title="El impuesto del idioma: fichas para decir lo mismo, relativas al inglés",
+        title="El impuesto del idioma: tokens para decir lo mismo, relativos al inglés",
         alt=(
             "Diagrama de barras horizontales. Cada fila es un idioma y cada color un "
-            "tokenizador. La longitud de la barra es cuántas fichas cuesta decir las mismas "
+            "tokenizador. La longitud de la barra es cuántos tokens cuesta decir las mismas "
             "ocho frases que en inglés, donde el inglés vale 1. Las lenguas con alfabeto "
             "latino quedan cerca de 1 y las de otras escrituras, como el hindi, el griego "
             "o el amárico, cuestan varias veces más con los tokenizadores antiguos."
         ),
-        x_title="fichas relativas al inglés (inglés = 1)",
+        x_title="tokens relativos al inglés (inglés = 1)",
         height=160 + (12 + 10 * len(taxes)) * len(codes),
     )
     for i, name in enumerate(names):

@@ -36,7 +36,7 @@ _PARTS = {
     "attention": "atención",
     "mlp": "MLP",
     "norms": "normalizaciones",
-    "head": "cabeza de salida",
+    "head": "capa de salida",
 }
 
 
@@ -154,13 +154,13 @@ def loss_curves(history: Mapping[str, Sequence[float]], vocab_size: int) -> go.F
     """Pérdida de entrenamiento y de validación frente al paso, con la de adivinar al azar."""
     steps = list(history["step"])
     fig = new_figure(
-        title="El GPT del libro aprende a predecir la siguiente ficha",
+        title="El GPT del libro aprende a predecir el siguiente token",
         alt=(
             "Dos curvas de pérdida frente al paso de entrenamiento, entrenamiento y "
             "validación, que empiezan cerca de la línea horizontal de adivinar al azar "
             f"(logaritmo de {vocab_size}) y bajan rápido al principio y despacio después."
         ),
-        x_title="paso de entrenamiento", y_title="pérdida (nats por ficha)",
+        x_title="paso de entrenamiento", y_title="pérdida (nats por token)",
     )
     fig.add_scatter(x=steps, y=list(history["train_loss"]), name="entrenamiento",
                     mode="lines+markers", line={"color": COLORS[0]})
@@ -179,7 +179,7 @@ def parameter_shares(models: Mapping[str, Mapping[str, int]]) -> go.Figure:
         alt=(
             "Barras horizontales apiladas, una por modelo, que reparten el 100 % de sus "
             "parámetros entre incrustaciones, posiciones, atención, MLP, normalizaciones y "
-            "cabeza de salida. En el modelo diminuto del libro dominan las incrustaciones; en "
+            "capa de salida. En el modelo diminuto del libro dominan las incrustaciones; en "
             "los modelos grandes, la MLP y la atención."
         ),
         x_title="porcentaje de los parámetros", y_title=None, height=360,
