@@ -139,7 +139,7 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     x = _as_float(xp, x)
     if getattr(x, "requires_grad", False):
         # Entrenamiento: la misma cuenta con el núcleo fusionado de PyTorch, cuya derivada
-        # no guarda los intermedios (``tests/test_functional.py`` comprueba que coinciden).
+        # no guarda los intermedios (``tests/package/test_functional.py`` comprueba que coinciden).
         import torch
 
         return torch.log_softmax(x, dim=axis)

@@ -29,7 +29,7 @@ from libroia.memory import (
 )
 from libroia.quantization import quantize_absmax
 from libroia.scaling import PUBLISHED_SHAPES, DecoderShape, n_params_decoder
-from tests.test_scaling import GPT2Like
+from tests.package.test_scaling import GPT2Like
 
 CONFIG = GPTConfig(vocab_size=64, context=16, d_model=32, n_heads=4, n_layers=2)
 SHAPE = DecoderShape.from_gpt_config(CONFIG)

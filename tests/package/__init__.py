@@ -1,0 +1,1 @@
+"""Pruebas del paquete libroia: un fichero por módulo."""
