@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-ORDER = ["attention", "sampling", "tokenizer", "gpt", "pages", "build"]
+ORDER = ["attention", "sampling", "tokenizer", "gpt", "pages", "lighthouse", "build"]
 
 
 def _flatten(prefix: str, value, rows: list[tuple[str, str]]) -> None:

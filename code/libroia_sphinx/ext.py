@@ -6,8 +6,10 @@ Qué hace, y por qué:
   se añade a ``html_static_path`` aquí, no dentro de ``_static/``: Jupyter Book
   convierte cada ``.js`` de ``_static/`` en una etiqueta ``<script>`` en *todas* las
   páginas.
-- Carga plotly.js una sola vez, antes de las figuras, y solo en las páginas que
-  tienen alguna (las figuras las escribe :mod:`libroia_sphinx.plotly_mime`).
+- Registra :mod:`libroia_sphinx.movil`: figuras que se dibujan al acercarse a la
+  pantalla (plotly.js se trae la primera vez que hace falta, solo en las páginas
+  con figuras; las escribe :mod:`libroia_sphinx.plotly_mime`), fórmulas en MathML
+  compuestas al construir, nombres accesibles y portada real.
 - Traduce los textos que el tema deja en inglés, y da a la bibliografía un
   estilo en español.
 - Registra la directiva ``quiz`` (:mod:`libroia_sphinx.quiz`) y las definiciones
@@ -27,7 +29,7 @@ from typing import Any
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from libroia_sphinx import add_static_path, assets, book_dir, glossary, quiz
+from libroia_sphinx import add_static_path, assets, book_dir, glossary, movil, quiz
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +48,6 @@ def _on_config_inited(app: Sphinx, config: Any) -> None:
             static.append(str(folder))
     config.html_static_path = static
     config.mathjax_path = MATHJAX_JS
-
-
-def _on_page_context(
-    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
-) -> None:
-    body = context.get("body", "")
-    if "plotly-graph-div" in body:
-        # Sin defer: las llamadas Plotly.newPlot del cuerpo lo necesitan ya cargado.
-        app.add_js_file(PLOTLY_JS, priority=100)
 
 
 def _on_doctree_read_notebook(app: Sphinx, doctree: Any) -> None:
@@ -127,6 +120,7 @@ def postprocess_html(text: str) -> str:
     text = translate_ui(text)
     for bad, good in A11Y_FIXES.items():
         text = text.replace(bad, good)
+    text = movil.postprocess_page(text)
     return assets.drop_fontawesome_js(text)
 
 
@@ -197,10 +191,10 @@ def setup(app: Sphinx) -> dict[str, Any]:
     _register_bib_style()
     quiz.setup(app)
     glossary.setup(app)
+    movil.setup(app)
     add_static_path(app)
     app.add_css_file("libro.css")
     app.connect("config-inited", _on_config_inited)
-    app.connect("html-page-context", _on_page_context)
     app.connect("doctree-read", _on_doctree_read_notebook)
     app.connect("build-finished", _on_build_finished)
     return {

@@ -1,11 +1,16 @@
-"""Figuras de plotly en el sitio, con un único plotly.js local.
+"""Figuras de plotly en el sitio: datos en JSON, dibujados al acercarse a la pantalla.
 
 myst-nb descartaría la salida ``application/vnd.plotly.v1+json``; este
-renderizador la convierte en un ``<div>`` que dibuja ``Plotly.newPlot``, sin
-incrustar plotly.js en cada figura (lo carga :mod:`libroia_sphinx.ext`, una vez y
-solo en las páginas con figuras). El texto alternativo de la figura
-(``layout.meta.alt``, ver :func:`libroia.plots.new_figure`) pasa a ser su
-``aria-label``.
+renderizador la convierte en un ``<figure>`` con un ``<div class="plotly-graph-div">``
+vacío (con su altura ya reservada, para que la página no salte) y el JSON de la
+figura en un ``<script type="application/json">``, que el navegador no interpreta
+al cargar la página. ``_static/figuras/figuras-plotly.js`` (lo añade
+:mod:`libroia_sphinx.ext` solo en las páginas con figuras) trae plotly.js la
+primera vez que hace falta y dibuja cada figura cuando se acerca a la pantalla,
+con los colores del tema (claro u oscuro) y, en pantallas estrechas, con la
+leyenda debajo y los títulos partidos en líneas. El texto alternativo
+(``layout.meta.alt``, ver :func:`libroia.plots.new_figure`) pasa a ser el
+``aria-label`` de la figura.
 
 Se registra con el punto de entrada ``myst_nb.mime_renderers`` del
 ``pyproject.toml`` de este paquete (``plotly = "libroia_sphinx.plotly_mime:PlotlyRenderer"``).
@@ -42,8 +47,34 @@ class PlotlyRenderer:
         return [nodes.raw(text=plotly_div(data.content), format="html")]
 
 
+#: Altura de una figura sin ``layout.height`` (la de plotly.js), en píxeles.
+DEFAULT_HEIGHT = 450
+
+
+def figure_json(spec: dict[str, Any]) -> str:
+    """JSON de la figura apto para ir dentro de ``<script type="application/json">``.
+
+    Ningún ``<`` queda literal (``</script>`` cerraría la etiqueta antes de tiempo).
+
+    >>> text = figure_json({"layout": {"title": {"text": "</script>"}}})
+    >>> "<" in text, json.loads(text)["layout"]["title"]["text"]
+    (False, '</script>')
+    """
+    text = json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c")
+
+
 def plotly_div(spec: dict[str, Any] | str) -> str:
-    """HTML de una figura de plotly que usa el plotly.js compartido del sitio."""
+    """HTML de una figura de plotly que se dibuja al acercarse a la pantalla.
+
+    >>> import plotly.graph_objects as go
+    >>> fig = go.Figure(go.Scatter(x=[0, 1], y=[1, 2]), layout={"meta": {"alt": "Una recta"}})
+    >>> html = plotly_div(fig.to_json())
+    >>> 'aria-label="Una recta"' in html and 'type="application/json"' in html
+    True
+    >>> "Plotly.newPlot" in html
+    False
+    """
     import plotly.io as pio
 
     if isinstance(spec, str):
@@ -58,15 +89,12 @@ def plotly_div(spec: dict[str, Any] | str) -> str:
             subtype="alt",
         )
         alt = str(fig.layout.title.text or "Figura interactiva")
-    div = pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=False,
-        include_mathjax=False,
-        config={"displaylogo": False, "responsive": True, "locale": "es"},
-        default_width="100%",
-    )
+    figure = json.loads(pio.to_json(fig, validate=False))
+    figure["config"] = {"displaylogo": False, "responsive": True, "locale": "es"}
+    height = int(fig.layout.height or DEFAULT_HEIGHT)
     return (
-        f'<figure class="libroia-plotly" role="group" aria-label="{html.escape(alt)}">'
-        f'{div}<figcaption class="sr-only">{html.escape(alt)}</figcaption></figure>'
+        f'<figure class="libroia-plotly" aria-label="{html.escape(alt)}">'
+        f'<div class="plotly-graph-div" style="height:{height}px; width:100%;"></div>'
+        f'<script type="application/json">{figure_json(figure)}</script>'
+        f'<figcaption class="sr-only">{html.escape(alt)}</figcaption></figure>'
     )

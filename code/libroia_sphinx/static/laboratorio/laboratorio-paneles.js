@@ -183,7 +183,8 @@
             type: "button",
             class: "lab-boton-miniatura",
             "aria-pressed": "false",
-            "aria-label": `Capa ${l + 1}, cabeza ${j + 1}`,
+            // El nombre accesible empieza por el texto visible («1·2»), como pide WCAG 2.5.3.
+            "aria-label": `${l + 1}·${j + 1}: capa ${l + 1}, cabeza ${j + 1}`,
           },
           [thumb, el("span", { text: `${l + 1}·${j + 1}`, "aria-hidden": "true" })],
         );

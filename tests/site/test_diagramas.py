@@ -23,7 +23,7 @@ pytest.importorskip("sphinx")
 from libroia_sphinx import STATIC_DIR
 from libroia_sphinx.diagramas import CSS_FILE, prepare_svg
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 DIAGRAMS = BOOK / "_diagramas"
 CSS = STATIC_DIR / CSS_FILE

@@ -19,6 +19,10 @@ from urllib.parse import urlparse
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# axe-core actual, copiado de npm con su licencia (ver tests/site/assets/axe-core/README.md).
+AXE_VERSION = "4.14.1"
+AXE_JS = Path(__file__).resolve().parent / "assets" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -48,6 +52,21 @@ def serve(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
+    """Infracciones de axe-core (reglas WCAG 2.1 A y AA) con el impacto dado, en texto."""
+    page.add_script_tag(path=str(AXE_JS))
+    version = page.evaluate("axe.version")
+    assert version == AXE_VERSION, f"axe-core {version}, se esperaba {AXE_VERSION}"
+    results = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    return [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])}): {v['nodes'][0]['html'][:120]}"
+        for v in results["violations"]
+        if v["impact"] in impacts
+    ]
 
 
 @dataclass

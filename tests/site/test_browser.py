@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser import browser_context, serve
+from tests.site.browser import axe_violations, browser_context, serve
 from tests.conftest import ROOT, toc_documents
 
 pytestmark = pytest.mark.browser
@@ -31,14 +30,16 @@ def visited(base_url):
             page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
             page.goto(f"{base_url}/{doc}.html", wait_until="networkidle")
             html = page.content()
-            info = {"errors": errors, "has_math": "\\(" in html or "\\[" in html}
-            if info["has_math"] or page.locator("mjx-container").count():
+            # Las fórmulas llegan en MathML (compuestas al construir); MathJax solo
+            # queda si la construcción no pudo componerlas.
+            info = {"errors": errors, "has_math": 'class="math notranslate' in html}
+            if "mathjax/tex-chtml.js" in html:
                 page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
-            info["n_math"] = page.locator("mjx-container").count()
+            info["n_math"] = page.locator("mjx-container, span.math math, div.math math").count()
             info["n_plotly_div"] = page.locator(".plotly-graph-div").count()
             if info["n_plotly_div"]:
-                drawn = ".js-plotly-plot .main-svg"
-                page.wait_for_selector(drawn, state="attached", timeout=20_000)
+                # Las figuras se dibujan al acercarse a la pantalla: se piden todas.
+                page.evaluate("window.libroiaDibujarFiguras()")
             info["n_plotly_drawn"] = page.locator(".js-plotly-plot .main-svg").count()
             page.screenshot(path=str(SHOTS / f"{doc.replace('/', '_')}.png"), full_page=True)
             info["axe"] = serious_violations(page)
@@ -49,13 +50,8 @@ def visited(base_url):
 
 
 def serious_violations(page) -> list[str]:
-    """Infracciones graves o críticas de axe-core (inyectado desde el paquete de Python)."""
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    """Infracciones graves o críticas de axe-core 4.14 (WCAG 2.1 A/AA, tests/site/assets/)."""
+    return axe_violations(page)
 
 
 @pytest.fixture(scope="module")

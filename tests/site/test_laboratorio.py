@@ -17,14 +17,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from axe_playwright_python.sync_playwright import Axe
 from libroia_sphinx import laboratorio as lab
 from scipy import stats
 
 from libroia import sampling
 from libroia.gpt import GPT, GPTConfig
 from libroia.tokenizer import BPETokenizer
-from tests.browser import browser_context, serve
+from tests.site.browser import axe_violations, browser_context, serve
 from tests.conftest import BOOK, SITE
 
 pytestmark = pytest.mark.browser
@@ -72,12 +71,8 @@ def strided_reference(model: GPT, ids: list[int]) -> np.ndarray:
 
 
 def serious_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    """Las de axe-core vigente (el de ``tests/site/assets``), como en ``test_browser.py``."""
+    return axe_violations(page)
 
 
 def shown(tok: BPETokenizer, token_id: int) -> str:

@@ -1,0 +1,1 @@
+"""Pruebas del libro construido: sitio, navegador, cuadernos, PDF y EPUB, estilo."""
