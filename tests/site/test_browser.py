@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.site.browser import axe_violations, browser_context, serve
 from tests.conftest import ROOT, toc_documents
+from tests.site.browser import axe_violations, browser_context, serve
 
 pytestmark = pytest.mark.browser
 

@@ -23,8 +23,8 @@ from scipy import stats
 from libroia import sampling
 from libroia.gpt import GPT, GPTConfig
 from libroia.tokenizer import BPETokenizer
-from tests.site.browser import axe_violations, browser_context, serve
 from tests.conftest import BOOK, SITE
+from tests.site.browser import axe_violations, browser_context, serve
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,8 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.site.browser import CHROMIUM, CHROMIUM_ARGS, browser_context, serve
 from tests.conftest import toc_documents
+from tests.site.browser import CHROMIUM, CHROMIUM_ARGS, browser_context, serve
 
 DOCS = toc_documents()
 

@@ -24,8 +24,8 @@ import pytest
 import yaml
 from libroia_sphinx.notebooks import SETUP_CELL_ID, site_notebooks
 
-from tests.site.browser import serve
 from tests.conftest import ROOT, toc_documents
+from tests.site.browser import serve
 
 pytestmark = pytest.mark.site
 
