@@ -311,11 +311,13 @@ def _on_build_finished(app: Any, exception: Exception | None) -> None:
         return
     import nbformat
 
-    from libroia_sphinx.wheel import package_version
+    import libroia
 
     site = Path(app.outdir)
     if app.config.html_baseurl:
-        url = wheel_url(app.config.html_baseurl, package_version(Path(app.srcdir)))
+        # La versión del paquete instalado: un libro fuera del repositorio (la plantilla en
+        # las pruebas) no tiene code/libroia/ a su lado.
+        url = wheel_url(app.config.html_baseurl, libroia.__version__)
         for path in site_notebooks(site):
             notebook = nbformat.read(path, as_version=4)
             if add_setup_cell(notebook, url):
