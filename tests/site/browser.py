@@ -17,22 +17,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from libroia_sphinx import chromium
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # axe-core actual, copiado de npm con su licencia (ver tests/site/assets/axe-core/README.md).
 AXE_VERSION = "4.14.1"
 AXE_JS = Path(__file__).resolve().parent / "assets" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
+# Los mismos argumentos que usa la construcción (sin GPU, sin red salvo 127.0.0.1).
+CHROMIUM_ARGS = list(chromium.CHROMIUM_ARGS)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
