@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import browser_context, serve  # noqa: E402
+from tests.site.browser import browser_context, serve  # noqa: E402
 
 BUDGETS = {
     "model_gzip_bytes": 600_000,

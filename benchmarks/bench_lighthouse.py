@@ -37,8 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.conftest import SITE, toc_documents  # noqa: E402
+from tests.site.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 LIGHTHOUSE_VERSION = "12.2.3"
 TOOL_DIR = Path(os.environ.get("LIGHTHOUSE_DIR", ROOT / "_build" / "herramientas" / "lighthouse"))

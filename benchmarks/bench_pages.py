@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import browser_context, serve  # noqa: E402
 from tests.conftest import SITE, toc_documents  # noqa: E402
+from tests.site.browser import browser_context, serve  # noqa: E402
 
 BUDGET_BYTES = 1_000_000
 

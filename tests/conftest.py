@@ -20,7 +20,8 @@ if os.environ.get("CI"):
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-SITE = ROOT / "_build" / "html"
+# LIBROIA_SITE: probar otro sitio ya construido (p. ej. una copia) sin tocar _build/html.
+SITE = Path(os.environ.get("LIBROIA_SITE", ROOT / "_build" / "html"))
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 BUILD_FLAGS = ["-W", "-n", "--keep-going"]
 

@@ -29,7 +29,7 @@ from typing import Any
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from libroia_sphinx import add_static_path, assets, book_dir, glossary, movil, quiz
+from libroia_sphinx import add_static_path, assets, book_dir, cabecera, glossary, movil, quiz
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +192,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     quiz.setup(app)
     glossary.setup(app)
     movil.setup(app)
+    cabecera.setup(app)
     add_static_path(app)
     app.add_css_file("libro.css")
     app.connect("config-inited", _on_config_inited)

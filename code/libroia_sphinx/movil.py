@@ -28,6 +28,7 @@ Qué hace, y por qué (issue 17; medidas en ``benchmarks/bench_lighthouse.py``):
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import posixpath
@@ -161,6 +162,72 @@ def write_root_page(app: Sphinx) -> Path | None:
     target = Path(app.outdir) / "index.html"
     target.write_text(root_page(source.read_text(encoding="utf-8"), folder), encoding="utf-8")
     return target
+
+
+# --- Datos de las figuras, fuera de la página ------------------------------------
+
+#: Carpeta de ``_static`` con los datos de cada figura (un script por figura).
+FIGURE_DATA_DIR = "figuras/datos"
+
+_FIGURE_DATA = re.compile(
+    r'(<div class="plotly-graph-div" style="[^"]*")></div>'
+    r'<script type="application/json">(.*?)</script>',
+    re.S,
+)
+
+
+def figure_data_script(key: str, figure_json: str) -> str:
+    """Script clásico que deja la figura ``key`` en ``window.libroiaFiguras``.
+
+    Un ``<script src>`` funciona también desde ``file://``, donde ``fetch`` no
+    puede leer ficheros.
+
+    >>> print(figure_data_script("ab12", '{"data":[]}'), end="")
+    (window.libroiaFiguras = window.libroiaFiguras || {})["ab12"] = {"data":[]};
+    """
+    return f'(window.libroiaFiguras = window.libroiaFiguras || {{}})["{key}"] = {figure_json};\n'
+
+
+def externalise_figures(page_html: str, static_url: str, static_dir: Path) -> tuple[str, int]:
+    """Saca el JSON de cada figura de la página a ``_static/figuras/datos/<clave>.js``.
+
+    El ``<div>`` de la figura se queda con ``data-datos`` (la URL del script,
+    ``static_url`` es la de ``_static`` vista desde la página) y ``data-clave``;
+    ``figuras-plotly.js`` lo trae cuando la figura se acerca a la pantalla. Así
+    la página no descarga los datos de figuras que el lector quizá nunca mira.
+    Devuelve la página y cuántas figuras sacó.
+    """
+    count = 0
+
+    def sub(match: re.Match[str]) -> str:
+        nonlocal count
+        data = match.group(2)
+        key = hashlib.sha1(data.encode("utf-8")).hexdigest()[:16]
+        target = static_dir / FIGURE_DATA_DIR / f"{key}.js"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(figure_data_script(key, data), encoding="utf-8")
+        count += 1
+        url = f"{static_url}/{FIGURE_DATA_DIR}/{key}.js"
+        return f'{match.group(1)} data-datos="{url}" data-clave="{key}"></div>'
+
+    return _FIGURE_DATA.sub(sub, page_html), count
+
+
+def externalise_site_figures(outdir: Path, pages: list[Path]) -> int:
+    """:func:`externalise_figures` en cada página del sitio; devuelve cuántas figuras sacó."""
+    total = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        if 'type="application/json"' not in text:
+            continue
+        depth = len(page.relative_to(outdir).parts) - 1
+        static_url = "/".join([".."] * depth + ["_static"])
+        fixed, count = externalise_figures(text, static_url, outdir / "_static")
+        if count:
+            page.write_text(fixed, encoding="utf-8")
+            total += count
+    return total
 
 
 # --- Fórmulas ----------------------------------------------------------------
@@ -307,6 +374,9 @@ def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
     n = typeset_math(app, pages)
     if n:
         logger.info(f"[libroia] {n} fórmulas compuestas en MathML al construir")
+    n = externalise_site_figures(Path(app.outdir), pages)
+    if n:
+        logger.info(f"[libroia] datos de {n} figuras fuera de las páginas")
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -46,26 +46,50 @@ def test_la_portada_es_una_pagina_de_verdad(site):
         assert target.exists(), f"index.html enlaza {url}, que no existe"
 
 
+FIGURE_DATA = re.compile(
+    r'^\(window\.libroiaFiguras = window\.libroiaFiguras \|\| \{\}\)\["(\w+)"\] = (.*);$', re.S
+)
+
+
 @pytest.mark.site
 @pytest.mark.parametrize("doc", DOCS)
-def test_figuras_como_json_sin_plotly_al_cargar(site, doc):
-    """El JSON de las figuras no se interpreta al cargar; plotly.js no se pide en el HTML."""
+def test_datos_de_figuras_fuera_de_la_pagina_y_sin_plotly_al_cargar(site, doc):
+    """Los datos de cada figura están en su propio script; plotly.js no se pide en el HTML."""
     text = read(site, doc)
     html = BeautifulSoup(text, "html.parser")
     assert "Plotly.newPlot" not in text
     assert not html.find("script", src=re.compile(r"plotly-libro"))
+    assert not html.find("script", type="application/json"), f"{doc}: JSON de figura en la página"
     figures = html.select("figure.libroia-plotly")
     for figure in figures:
-        holder = figure.find("script", type="application/json")
-        assert holder is not None, f"{doc}: figura sin su JSON"
-        spec = json.loads(holder.string)
+        div = figure.select_one(".plotly-graph-div")
+        data = (site / doc).parent / div["data-datos"]
+        assert data.is_file(), f"{doc}: faltan los datos de la figura en {div['data-datos']}"
+        match = FIGURE_DATA.match(data.read_text(encoding="utf-8").strip())
+        assert match and match.group(1) == div["data-clave"]
+        spec = json.loads(match.group(2))
         assert spec["data"] and "layout" in spec
-        style = figure.select_one(".plotly-graph-div")["style"]
-        assert re.search(r"height:\s*\d+px", style), f"{doc}: sin altura reservada: {style}"
+        assert re.search(r"height:\s*\d+px", div["style"]), f"{doc}: sin altura: {div['style']}"
     loaders = html.find_all("script", src=re.compile(r"figuras/figuras-plotly\.js"))
     assert len(loaders) == (1 if figures else 0)
     if loaders:
         assert loaders[0].has_attr("defer")
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("doc", DOCS)
+def test_nada_bloquea_la_primera_pintura(site, doc):
+    """Una sola hoja de estilo local en el <head> y ningún script síncrono con src."""
+    html = BeautifulSoup(read(site, doc), "html.parser")
+    sheets = [link["href"] for link in html.head.find_all("link", rel="stylesheet")]
+    assert len(sheets) == 1 and "_static/estilos/libro-" in sheets[0], sheets
+    assert (site / doc).parent.joinpath(sheets[0].split("?")[0]).is_file()
+    blocking = [
+        s["src"] for s in html.head.find_all("script", src=True)
+        if not (s.has_attr("defer") or s.has_attr("async"))
+    ]
+    assert blocking == [], f"{doc}: scripts que bloquean: {blocking}"
+    assert not html.head.find("link", rel="preload", attrs={"as": "script"})
 
 
 @pytest.mark.site

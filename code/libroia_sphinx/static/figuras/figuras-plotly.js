@@ -1,11 +1,14 @@
 /* Figuras de plotly del libro: se dibujan cuando se acercan a la pantalla.
  *
  * Cada figura llega como <figure class="libroia-plotly"> con un <div
- * class="plotly-graph-div"> vacío y su JSON en un <script type="application/json">,
- * que el navegador no interpreta al cargar la página. Este fichero (diferido)
- * observa las figuras; cuando la primera se acerca a la pantalla, añade plotly.js
- * con una etiqueta <script src> (funciona también desde file://, donde fetch no
- * puede leer ficheros) y dibuja cada figura al acercarse.
+ * class="plotly-graph-div"> vacío. Sus datos no están en la página: el <div> lleva
+ * en data-datos la URL de un script (_static/figuras/datos/<clave>.js, escrito al
+ * construir por libroia_sphinx.movil) que los deja en window.libroiaFiguras[clave].
+ * (Sin construir el sitio, p. ej. en las pruebas de plotly_mime, los datos van en
+ * un <script type="application/json"> junto al <div>.) Este fichero (diferido)
+ * observa las figuras; cuando una se acerca a la pantalla, añade plotly.js y los
+ * datos de la figura con etiquetas <script src> (funciona también desde file://,
+ * donde fetch no puede leer ficheros) y la dibuja.
  *
  * Al dibujar, la figura se adapta:
  *  - al tema del sitio (html[data-theme]): fondo, textos, rejilla y grises
@@ -23,18 +26,25 @@
   var plotlyPromise = null;
   var drawn = [];
 
+  /* Añade <script src="url"> y espera a que se ejecute. */
+  function loadScript(url, what) {
+    return new Promise(function (resolve, reject) {
+      var tag = document.createElement("script");
+      tag.src = url;
+      tag.onload = function () { resolve(); };
+      tag.onerror = function () { reject(new Error("no se pudo cargar " + what + " desde " + url)); };
+      document.head.appendChild(tag);
+    });
+  }
+
   function loadPlotly() {
     if (window.Plotly) return Promise.resolve(window.Plotly);
     if (!plotlyPromise) {
-      plotlyPromise = new Promise(function (resolve, reject) {
-        var tag = document.createElement("script");
-        tag.src = PLOTLY_URL;
-        tag.onload = function () { resolve(window.Plotly); };
-        tag.onerror = function () {
-          plotlyPromise = null;
-          reject(new Error("no se pudo cargar plotly.js desde " + PLOTLY_URL));
-        };
-        document.head.appendChild(tag);
+      plotlyPromise = loadScript(PLOTLY_URL, "plotly.js").then(function () {
+        return window.Plotly;
+      }, function (error) {
+        plotlyPromise = null;
+        throw error;
       });
     }
     return plotlyPromise;
@@ -269,9 +279,20 @@
 
   /* --- Dibujo ------------------------------------------------------------- */
 
-  function readSpec(gd) {
+  /* Los datos de la figura: dos copias independientes (ver más abajo por qué). */
+  function loadSpecs(gd) {
     var holder = gd.parentNode.querySelector('script[type="application/json"]');
-    return JSON.parse(holder.textContent);
+    if (holder) {
+      return Promise.resolve([JSON.parse(holder.textContent), JSON.parse(holder.textContent)]);
+    }
+    var key = gd.dataset.clave;
+    var store = window.libroiaFiguras || {};
+    var ready = store[key] ? Promise.resolve()
+                           : loadScript(gd.dataset.datos, "los datos de la figura");
+    return ready.then(function () {
+      var text = JSON.stringify(window.libroiaFiguras[key]);
+      return [JSON.parse(text), JSON.parse(text)];
+    });
   }
 
   /* Plotly modifica en el sitio los objetos que recibe: la figura se dibuja con una
@@ -298,9 +319,10 @@
   function draw(gd) {
     if (gd.dataset.estado) return Promise.resolve();
     gd.dataset.estado = "cargando";
-    return loadPlotly().then(function (Plotly) {
-      var spec = readSpec(gd);
-      var copy = readSpec(gd);
+    return Promise.all([loadPlotly(), loadSpecs(gd)]).then(function (loaded) {
+      var Plotly = loaded[0];
+      var spec = loaded[1][0];
+      var copy = loaded[1][1];
       var config = Object.assign({ responsive: true, displaylogo: false, locale: "es" },
                                  spec.config || {});
       return Plotly.newPlot(gd, copy.data || [], copy.layout || {}, config).then(function () {
