@@ -75,3 +75,19 @@ def test_ruff_limita_las_lineas_a_100():
         )  # fmt: skip
         codes[n] = "E501" in out.stdout
     assert codes == {100: False, 101: True}, codes
+
+
+def test_las_mediciones_importan_modulos_que_existen():
+    """``make bench`` no prueba nada, así que un módulo movido lo rompería en silencio."""
+    import ast
+    import importlib.util
+
+    missing = []
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                top = node.module.split(".")[0]
+                if top in ("tests", "libroia", "libroia_sphinx", "benchmarks"):
+                    if importlib.util.find_spec(node.module) is None:
+                        missing.append(f"{script.name}: {node.module}")
+    assert missing == []
