@@ -35,14 +35,18 @@ from libroia.gpt import GPT, GPTConfig
 from libroia.tokenizer import BPETokenizer
 
 __all__ = [
+    "MIN_LR_FRACTION",
+    "WEIGHT_DECAY",
     "TrainResult",
     "cache_dir",
     "complete",
     "encode_prompt",
+    "lr_at",
     "make_optimizer",
     "train_or_load",
     "train_step",
     "training_modules",
+    "warmup_steps",
 ]
 
 #: Hilos de PyTorch durante el entrenamiento. Con matrices tan pequeñas, un segundo hilo
@@ -53,6 +57,10 @@ TRAIN_THREADS = 1
 _EVAL_POINTS = 16  # veces que se mide la pérdida durante el entrenamiento
 _PRINT_POINTS = 4  # líneas de progreso (además de la final)
 _PROBE = 48  # ventanas con las que se mide la pérdida durante el entrenamiento
+#: Tasa de aprendizaje final de :func:`lr_at`, como fracción de la máxima ``config.lr``.
+MIN_LR_FRACTION = 0.1
+#: Decaimiento de pesos de AdamW (:func:`make_optimizer`), el λ de la ecuación ``eq-adamw``.
+WEIGHT_DECAY = 0.1
 
 
 @dataclass
@@ -194,7 +202,7 @@ def _loss(model: GPT, x: torch.Tensor, y: torch.Tensor, batch: int = 64) -> floa
     total = 0.0
     try:
         for i in range(0, len(x), batch):
-            logits = model(x[i : i + batch])  # (B, T, V)
+            logits = model(x[i : i + batch])  # (N, T, V)
             total += F.cross_entropy(
                 logits.flatten(0, 1), y[i : i + batch].flatten(), reduction="sum"
             )
@@ -203,17 +211,60 @@ def _loss(model: GPT, x: torch.Tensor, y: torch.Tensor, batch: int = 64) -> floa
     return float(total) / y.numel()
 
 
-def _lr_at(step: int, config: GPTConfig) -> float:
-    """Calentamiento lineal el 10 % de los pasos y luego coseno hasta el 10 % de ``lr``."""
-    warmup = max(1, config.steps // 10)
+def _check_config(config: GPTConfig) -> GPTConfig:
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"`config` debe ser un GPTConfig, pero es {type(config).__name__}")
+    return config
+
+
+def warmup_steps(config: GPTConfig) -> int:
+    """Pasos de calentamiento de :func:`lr_at`: el 10 % de ``config.steps``, al menos 1.
+
+    Es :math:`S_w` en la ecuación ``eq-tasa-coseno`` del capítulo 5.
+
+    >>> warmup_steps(GPTConfig(steps=300)), warmup_steps(GPTConfig(steps=5))
+    (30, 1)
+    """
+    return max(1, _check_config(config).steps // 10)
+
+
+def lr_at(step: int, config: GPTConfig) -> float:
+    """Tasa de aprendizaje del paso ``step`` (contando desde 0) al entrenar con ``config``.
+
+    Calentamiento lineal durante :func:`warmup_steps` pasos (:math:`S_w`) hasta
+    ``config.lr`` (:math:`\\eta_{\\max}`) y después medio coseno que baja hasta
+    :math:`\\eta_{\\min} = \\eta_{\\max}/10` en el paso ``config.steps`` (:math:`S`).
+    Es la ecuación ``eq-tasa-coseno`` del capítulo 5:
+
+    .. math::
+
+        \\eta(s) = \\eta_{\\max} \\frac{s + 1}{S_w} \\quad (s < S_w), \\qquad
+        \\eta(s) = \\eta_{\\min} + \\tfrac{1}{2}(\\eta_{\\max} - \\eta_{\\min})
+        \\Big(1 + \\cos \\frac{\\pi (s - S_w)}{S - S_w}\\Big) \\quad (s \\ge S_w).
+
+    ``step`` es un entero entre 0 y ``config.steps``; el bucle de entrenamiento usa
+    los pasos 0 a ``config.steps - 1``.
+
+    >>> config = GPTConfig(steps=300, lr=0.01)
+    >>> [round(lr_at(s, config), 5) for s in (0, 29, 165, 300)]
+    [0.00033, 0.01, 0.0055, 0.001]
+    """
+    config = _check_config(config)
+    step = check_int("step", step, min_value=0, max_value=config.steps)
+    warmup = warmup_steps(config)
     if step < warmup:
         return config.lr * (step + 1) / warmup
     progress = (step - warmup) / max(1, config.steps - warmup)
-    return config.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+    lr_min = config.lr * MIN_LR_FRACTION
+    return lr_min + 0.5 * (config.lr - lr_min) * (1 + math.cos(math.pi * progress))
 
 
-def make_optimizer(model: GPT, lr: float, weight_decay: float = 0.1) -> torch.optim.AdamW:
-    """AdamW con decaimiento de pesos solo en las matrices (no en sesgos ni normas)."""
+def make_optimizer(model: GPT, lr: float, weight_decay: float = WEIGHT_DECAY) -> torch.optim.AdamW:
+    """AdamW con decaimiento de pesos solo en las matrices (no en sesgos ni normas).
+
+    Es la actualización de la ecuación ``eq-adamw`` del capítulo 5, con
+    :math:`\\lambda` = ``weight_decay`` y :math:`(\\beta_1, \\beta_2) = (0.9, 0.95)`.
+    """
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     return torch.optim.AdamW(
@@ -242,7 +293,7 @@ def train_step(
 
 def _train(model, train_ids, val_ids, config, progress):
     """Bucle de entrenamiento: AdamW, recorte de gradiente y evaluación periódica."""
-    T, B = config.context, config.batch_size
+    T, N = config.context, config.batch_size
     gen = torch.Generator().manual_seed(config.seed)
     opt = make_optimizer(model, config.lr)
     val_x, val_y = _windows(val_ids, T)
@@ -273,11 +324,11 @@ def _train(model, train_ids, val_ids, config, progress):
                 )
         if step == config.steps:
             break
-        starts = torch.randint(len(train_ids) - T, (B,), generator=gen)  # (B,)
-        chunk = train_ids[starts[:, None] + offsets]  # (B, T + 1)
-        x, y = chunk[:, :-1], chunk[:, 1:]  # (B, T)
+        starts = torch.randint(len(train_ids) - T, (N,), generator=gen)  # (N,)
+        chunk = train_ids[starts[:, None] + offsets]  # (N, T + 1)
+        x, y = chunk[:, :-1], chunk[:, 1:]  # (N, T)
         for group in opt.param_groups:
-            group["lr"] = _lr_at(step, config)
+            group["lr"] = lr_at(step, config)
         train_step(model, opt, x, y)
     model.eval()
     return history, _loss(model, val_x, val_y)

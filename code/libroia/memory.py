@@ -13,9 +13,12 @@ Calculadoras (todas en bytes; 1 GiB = 2³⁰ bytes, la unidad de los mensajes de
 * :func:`lora_n_params`: parámetros entrenables de LoRA de rango r (Hu et al. 2021).
 
 Sondas de la realidad, para comprobar las calculadoras: :func:`measure_training_bytes`
-(tensores que de verdad reservan el modelo y el optimizador) y :class:`SavedTensorsMeter`
-(bytes que autograd guarda para la pasada hacia atrás). Los formatos numéricos y la
-cuantización están en :mod:`libroia.quantization`.
+(tensores que de verdad reservan el modelo y el optimizador), :class:`SavedTensorsMeter`
+(bytes que autograd guarda para la pasada hacia atrás), :func:`peak_allocated_bytes`
+(el pico de memoria viva según el propio asignador de PyTorch en CPU) y
+:func:`allocate_under_limit` (un error real de memoria agotada, provocado en un proceso
+aparte con un límite de memoria). Los formatos numéricos y la cuantización están en
+:mod:`libroia.quantization`.
 
 Todo se explica en el capítulo 7, «Memoria».
 """
@@ -23,9 +26,18 @@ Todo se explica en el capítulo 7, «Memoria».
 from __future__ import annotations
 
 import functools
+import json
+import os
+import select
+import signal
+import sys
+import tempfile
+import time
+import warnings
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -35,13 +47,14 @@ from libroia._checks import check_choice, check_float, check_int
 from libroia.scaling import DecoderShape, n_params_decoder
 
 __all__ = [
-    "BYTES_PER_VALUE", "GIB", "LoRALinear", "SavedTensorsMeter", "activation_bytes",
-    "apply_lora", "bytes_per_value", "gradient_checkpointing", "inference_memory_bytes",
-    "kv_cache_bytes", "lora_n_params", "measure_training_bytes", "training_memory_bytes",
-    "weights_bytes",
+    "BYTES_PER_VALUE", "GIB", "MIB", "AllocationAttempt", "LoRALinear", "SavedTensorsMeter",
+    "activation_bytes", "allocate_under_limit", "apply_lora", "bytes_per_value",
+    "gradient_checkpointing", "inference_memory_bytes", "kv_cache_bytes", "lora_n_params",
+    "measure_training_bytes", "peak_allocated_bytes", "training_memory_bytes", "weights_bytes",
 ]
 
 GIB = 2**30
+MIB = 2**20
 
 #: Bytes que ocupa un número en cada formato.
 BYTES_PER_VALUE = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
@@ -491,3 +504,217 @@ def gradient_checkpointing(blocks: Iterable[nn.Module]) -> Iterator[None]:
     finally:
         for block in blocks:
             block.__dict__.pop("forward", None)  # vuelve el forward de la clase
+
+
+# --------------------------------------------------------------------------- el asignador
+
+
+# Líneas que el perfilador escribe por su cuenta en el descriptor 2 (no son errores).
+_PROFILER_NOISE = ("profiler_start", "profiler_stop", "Memory block of unknown size")
+
+
+@contextmanager
+def _filtered_fd_stderr() -> Iterator[None]:
+    """Recoge lo que se escriba en el descriptor 2 (código C++) y reenvía solo lo que no
+    sea ruido conocido del perfilador; Jupyter mostraría ese ruido debajo de la celda."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().decode(errors="replace").splitlines():
+                if line.strip() and not any(n in line for n in _PROFILER_NOISE):
+                    print(line, file=sys.stderr)
+
+
+def peak_allocated_bytes(fn: Callable[[], Any]) -> int:
+    """Pico de memoria viva reservada en CPU mientras se ejecuta ``fn()``, en bytes.
+
+    No suma ``nbytes`` de tensores conocidos: escucha al **asignador** de PyTorch.
+    Con ``torch.profiler.profile(profile_memory=True)`` cada reserva y cada liberación
+    del asignador de CPU queda registrada con su dirección y su tamaño; recorriéndolas
+    en orden se sigue la memoria viva y se devuelve su máximo. Solo cuentan los bloques
+    reservados dentro de ``fn`` (el tensor de un resultado intermedio, el búfer temporal
+    de una operación, un gradiente nuevo); lo que ya existía antes (los pesos, por
+    ejemplo) no, aunque ``fn`` lo libere. Es lo que en una GPU mide
+    ``torch.cuda.max_memory_allocated`` tras ``torch.cuda.reset_peak_memory_stats``.
+
+    Límites: el asignador informa de los bytes pedidos (en CPU no redondea); las
+    reservas que hace un hilo auxiliar de una operación paralela no se ven, y lo que
+    se reserva fuera de PyTorch (NumPy, Python) tampoco.
+
+    Ejemplo: reservar 1 MB, soltarlo y volver a reservarlo deja un pico de 1 MB, no
+    de 2; copiar un tensor de 1 MB que sigue vivo deja 2 MB a la vez::
+
+        >>> def dos_veces():
+        ...     for _ in range(2):
+        ...         a = torch.empty(10**6, dtype=torch.uint8)
+        ...         del a
+        >>> peak_allocated_bytes(dos_veces)
+        1000000
+        >>> peak_allocated_bytes(lambda: torch.empty(10**6, dtype=torch.uint8).clone())
+        2000000
+
+    Capítulo 7, «Lo que mide el asignador».
+    """
+    if not callable(fn):
+        raise TypeError(f"`fn` debe ser una función sin argumentos, pero es {type(fn).__name__}")
+    from torch._C._profiler import _EventType
+    from torch.autograd.profiler import _is_profiler_enabled
+    from torch.profiler import ProfilerActivity, profile
+
+    if _is_profiler_enabled:
+        raise RuntimeError(
+            "`peak_allocated_bytes` necesita el perfilador de PyTorch, pero ya hay uno activo: "
+            "llámala fuera de otro `torch.profiler.profile`"
+        )
+    with _filtered_fd_stderr(), profile(activities=[ProfilerActivity.CPU],
+                                        profile_memory=True) as prof:
+        fn()
+    events = []  # (instante, dirección, bytes: > 0 al reservar, < 0 al liberar)
+    stack = list(prof.profiler.kineto_results.experimental_event_tree())
+    while stack:
+        event = stack.pop()
+        stack.extend(event.children)
+        if event.tag == _EventType.Allocation and event.extra_fields.device.type == "cpu":
+            fields = event.extra_fields
+            events.append((event.start_time_ns, fields.ptr, fields.alloc_size))
+    live: dict[int, int] = {}  # dirección → bytes de los bloques reservados dentro de fn
+    total = peak = 0
+    for _, ptr, size in sorted(events, key=lambda e: e[0]):
+        if size > 0:
+            live[ptr] = size
+            total += size
+            peak = max(peak, total)
+        elif ptr in live:
+            total -= live.pop(ptr)
+    return peak
+
+
+@dataclass(frozen=True)
+class AllocationAttempt:
+    """Resultado de pedir ``requested_bytes`` al asignador con ``free_bytes`` disponibles.
+
+    ``succeeded`` dice si la reserva funcionó; si no, ``error_type`` es el nombre de la
+    excepción (``"RuntimeError"`` en CPU) y ``message``, la primera línea de su mensaje.
+    """
+
+    requested_bytes: int
+    free_bytes: int
+    succeeded: bool
+    error_type: str | None = None
+    message: str | None = None
+
+
+def _allocate_in_child(sizes: list[int], free_bytes: int) -> list[dict[str, Any]]:
+    """Lo que hace el proceso hijo: limitar su memoria y pedir cada bloque."""
+    import resource
+
+    with open("/proc/self/status") as status:
+        used = next(int(line.split()[1]) * 1024 for line in status
+                    if line.startswith("VmSize:"))
+    resource.setrlimit(resource.RLIMIT_AS, (used + free_bytes, resource.RLIM_INFINITY))
+    results: list[dict[str, Any]] = []
+    for n in sizes:
+        try:
+            block = torch.empty(n, dtype=torch.uint8)  # se reserva, pero no se escribe
+            del block
+            results.append({"succeeded": True})
+        except RuntimeError as error:
+            results.append({"succeeded": False, "error_type": type(error).__name__,
+                            "message": str(error).strip().splitlines()[0]})
+    return results
+
+
+def allocate_under_limit(
+    sizes: Sequence[int], *, free_bytes: int, timeout: float = 60.0
+) -> list[AllocationAttempt]:
+    """Pide al asignador de PyTorch bloques de ``sizes`` bytes, uno tras otro, en un proceso
+    con solo ``free_bytes`` de memoria libre; devuelve un :class:`AllocationAttempt` por
+    tamaño.
+
+    Sirve para ver un error real de memoria agotada sin poner en peligro la máquina. Un
+    proceso hijo (una copia de este, hecha con ``os.fork``) fija con
+    ``resource.setrlimit(RLIMIT_AS, …)`` su espacio de direcciones en lo que ya usa más
+    ``free_bytes`` y hace ``torch.empty(n, dtype=torch.uint8)`` para cada ``n`` (soltando
+    cada bloque antes del siguiente). Si el bloque no cabe, el sistema niega la memoria al
+    asignador y PyTorch lanza su error, que el hijo atrapa y devuelve. El resultado no depende de
+    la RAM de la máquina ni de su política de *overcommit*, y los bloques nunca se
+    escriben, así que no ocupan memoria física. En una GPU el error equivalente es
+    ``torch.OutOfMemoryError``, que también es un ``RuntimeError``.
+
+    Solo funciona en Linux (usa ``fork``, ``/proc`` y ``RLIMIT_AS``). El hijo termina
+    siempre: si tarda más de ``timeout`` segundos, se mata y se lanza ``RuntimeError``.
+
+    Ejemplo: con 64 MiB libres caben 16 MiB, pero no 1 GiB::
+
+        >>> small, big = allocate_under_limit([16 * MIB, GIB], free_bytes=64 * MIB)
+        >>> small.succeeded, big.succeeded, big.error_type
+        (True, False, 'RuntimeError')
+        >>> "DefaultCPUAllocator: can't allocate memory" in big.message
+        True
+
+    Capítulo 7, «Cuando no cabe de verdad».
+    """
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+        raise TypeError(
+            f"`sizes` debe ser una lista de tamaños en bytes, pero es {type(sizes).__name__}"
+        )
+    sizes = [check_int("sizes", n, min_value=1) for n in sizes]
+    if not sizes:
+        raise ValueError("`sizes` debe tener al menos un tamaño, pero está vacía")
+    free_bytes = check_int("free_bytes", free_bytes, min_value=MIB)
+    timeout = check_float("timeout", timeout, min_value=0.0, min_inclusive=False)
+    if not sys.platform.startswith("linux"):
+        raise RuntimeError(
+            f"`allocate_under_limit` necesita Linux (RLIMIT_AS y /proc), pero el sistema es "
+            f"{sys.platform}"
+        )
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # Python ≥ 3.12 avisa de que hacer fork de un proceso con hilos puede bloquear al
+        # hijo. Este hijo solo reserva, escribe en la tubería y sale con os._exit; si aun
+        # así se quedara bloqueado, el plazo de `timeout` lo mata.
+        warnings.filterwarnings("ignore", message=".*fork", category=DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # hijo: una copia de este proceso, con torch ya cargado
+        code = 1
+        try:
+            os.close(read_end)
+            payload = json.dumps(_allocate_in_child(sizes, free_bytes)).encode()
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+            code = 0
+        finally:
+            os._exit(code)  # sin pasar por los manejadores de salida del padre
+    os.close(write_end)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            while True:
+                ready, _, _ = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    raise RuntimeError(
+                        f"el proceso de prueba no terminó en `timeout` = {timeout:g} s y se "
+                        f"detuvo"
+                    )
+                chunk = os.read(pipe.fileno(), 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)  # si ya terminó, no hace nada
+        except ProcessLookupError:
+            pass
+        _, status = os.waitpid(pid, 0)  # nunca queda un proceso huérfano
+    if not chunks:
+        raise RuntimeError(f"el proceso de prueba terminó sin respuesta (estado {status})")
+    results = json.loads(b"".join(chunks))
+    return [AllocationAttempt(requested_bytes=n, free_bytes=free_bytes, **r)
+            for n, r in zip(sizes, results, strict=True)]

@@ -1,9 +1,10 @@
-"""Leyes de escala: ajustar ``L(N) = a·N^(−α) + c`` y medir una en directo.
+"""Leyes de escala: ajustar ``L(P) = a·P^(−α) + c`` y medir una en directo.
 
 * :func:`fit_power_law`: ajusta una ley de potencia (con o sin pérdida irreducible
   ``c``) a pérdidas medidas.
 * :func:`chinchilla_loss`: la pérdida que predice el ajuste paramétrico
-  ``L(N, D) = E + A/N^α + B/D^β`` publicado por Hoffmann et al. (2022).
+  ``L(P, D) = E + A/P^α + G/D^β`` publicado por Hoffmann et al. (2022), que llaman
+  ``B`` a la constante ``G`` (en el libro, ``B`` es el ancho del haz).
 * :func:`tiny_gpt_sweep`: entrena (o carga de la caché) varios tamaños del GPT del
   libro con la misma receta y devuelve parámetros, cómputo y pérdidas.
 
@@ -25,7 +26,7 @@ from libroia.scaling import DecoderShape, n_params_decoder, training_flops
 
 __all__ = [
     "CHINCHILLA_FIT",
-    "KAPLAN_ALPHA_N",
+    "KAPLAN_ALPHA_P",
     "PowerLawFit",
     "chinchilla_loss",
     "fit_power_law",
@@ -34,11 +35,13 @@ __all__ = [
     "tiny_gpt_sweep",
 ]
 
-#: Exponente de la ley ``L(N) = (N_c / N)^α_N`` de Kaplan et al. (2020), ec. (1.1).
-KAPLAN_ALPHA_N = 0.076
+#: Exponente de la ley ``L(P) = (P_c / P)^α_P`` de Kaplan et al. (2020), ec. (1.1), donde
+#: el artículo lo llama ``α_N`` porque escribe ``N`` para los parámetros.
+KAPLAN_ALPHA_P = 0.076
 
-#: Ajuste paramétrico ``L(N, D) = E + A/N^α + B/D^β`` de Hoffmann et al. (2022), enfoque 3.
-CHINCHILLA_FIT = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+#: Ajuste paramétrico ``L(P, D) = E + A/P^α + G/D^β`` de Hoffmann et al. (2022), enfoque 3.
+#: El artículo llama ``B`` a ``G``; aquí ``G`` para no chocar con el ancho del haz.
+CHINCHILLA_FIT = {"E": 1.69, "A": 406.4, "G": 410.7, "alpha": 0.34, "beta": 0.28}
 
 
 def _real_array(name: str, x: Any) -> np.ndarray:
@@ -47,7 +50,7 @@ def _real_array(name: str, x: Any) -> np.ndarray:
 
 
 def chinchilla_loss(n_params: Any, n_tokens: Any) -> np.ndarray:
-    """Pérdida predicha ``E + A/N^α + B/D^β`` con el ajuste de Hoffmann et al. (2022).
+    """Pérdida predicha ``E + A/P^α + G/D^β`` con el ajuste de Hoffmann et al. (2022).
 
     Usa :data:`CHINCHILLA_FIT` (enfoque 3 del artículo; nats por token en su corpus).
     Acepta escalares o arreglos que se difunden entre sí (*broadcasting*).
@@ -65,11 +68,11 @@ def chinchilla_loss(n_params: Any, n_tokens: Any) -> np.ndarray:
     if np.any(~(t > 0)):
         raise ValueError(f"`n_tokens` debe ser > 0, pero contiene {t.min():g}")
     f = CHINCHILLA_FIT
-    return f["E"] + f["A"] / n ** f["alpha"] + f["B"] / t ** f["beta"]
+    return f["E"] + f["A"] / n ** f["alpha"] + f["G"] / t ** f["beta"]
 
 
 class PowerLawFit(NamedTuple):
-    """Resultado de :func:`fit_power_law`: ``L(N) = a·N^(−alpha) + c``."""
+    """Resultado de :func:`fit_power_law`: ``L(P) = a·P^(−alpha) + c``."""
 
     a: float
     alpha: float
@@ -87,37 +90,37 @@ def power_law(n: Any, a: float, alpha: float, c: float = 0.0) -> np.ndarray:
 
 
 def _log_linear_fit(log_n: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Recta ``log y = log a − α log N`` por mínimos cuadrados: devuelve (log a, α)."""
+    """Recta ``log y = log a − α log P`` por mínimos cuadrados: devuelve (log a, α)."""
     slope, intercept = np.polyfit(log_n, np.log(y), 1)
     return float(intercept), float(-slope)
 
 
 def fit_power_law(n: Any, loss: Any, *, with_offset: bool = True) -> PowerLawFit:
-    """Ajusta ``L(N) = a·N^(−α) + c`` a pérdidas medidas (``c`` = pérdida irreducible).
+    """Ajusta ``L(P) = a·P^(−α) + c`` a pérdidas medidas (``c`` = pérdida irreducible).
 
     Parámetros
     ----------
     n : ``(M,)`` tamaños (parámetros), todos > 0; M ≥ 2 sin desplazamiento, ≥ 3 con él.
     loss : ``(M,)`` pérdidas medidas, todas > 0.
     with_offset : si ``False``, fija ``c = 0`` y el ajuste es una recta en ejes
-        logarítmicos (``np.polyfit`` sobre ``log N`` y ``log L``).
+        logarítmicos (``np.polyfit`` sobre ``log P`` y ``log L``).
 
     Con desplazamiento, se recorre una rejilla de valores de ``c`` en [0, min L),
     se ajusta la recta a ``log(L − c)`` para cada uno, y el mejor punto de partida
     se refina con ``scipy.optimize.curve_fit`` con ``a > 0``, ``α ≥ 0`` y
     ``0 ≤ c ≤ min L``. Se minimiza el error en escala logarítmica,
-    Σ_i (log L̂(N_i) − log L_i)², como en el ajuste de Hoffmann et al. (2022): así
+    Σ_i (log L̂(P_i) − log L_i)², como en el ajuste de Hoffmann et al. (2022): así
     cuenta igual un error del 1 % en la pérdida más grande que en la más pequeña
     (con el error absoluto, las pérdidas pequeñas apenas pesan y se ajustaban peor).
 
-    Si ``loss`` sigue exactamente una ley ``a·N^(−α) + c``, el ajuste la reproduce en
+    Si ``loss`` sigue exactamente una ley ``a·P^(−α) + c``, el ajuste la reproduce en
     esos puntos con error relativo ≲ 1e-6; los parámetros pueden diferir cuando la curva
     apenas depende de alguno de ellos (``c`` muy pequeño frente a ``min L``, o ``α``
     casi 0).
 
     Devuelve un :class:`PowerLawFit` ``(a, alpha, c)``.
 
-    Ejemplo: puntos exactos de 2·N^(−0.5) + 1::
+    Ejemplo: puntos exactos de 2·P^(−0.5) + 1::
 
         >>> n = np.array([1e2, 1e3, 1e4, 1e5])
         >>> fit = fit_power_law(n, 2 * n**-0.5 + 1)
@@ -148,7 +151,7 @@ def fit_power_law(n: Any, loss: Any, *, with_offset: bool = True) -> PowerLawFit
     log_loss = np.log(loss)
 
     def log_model(x: np.ndarray, log_a: float, alpha: float, c: float) -> np.ndarray:
-        """log L̂ = log(a·N^(−α) + c), con x = log N (1e10 donde se desborda)."""
+        """log L̂ = log(a·P^(−α) + c), con x = log P (1e10 donde se desborda)."""
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             out = np.log(np.exp(log_a - alpha * x) + c)
         return np.where(np.isfinite(out), out, 1e10)
@@ -204,8 +207,9 @@ def tiny_gpt_sweep(
 
     Devuelve un diccionario de arreglos ``(M,)``, uno por configuración:
     ``n_params`` (todos), ``n_params_non_embedding`` (sin incrustaciones ni cabeza,
-    la N de Kaplan et al. 2020), ``n_tokens`` (tokens vistos: pasos × lote × contexto),
-    ``compute_flops`` (≈ 6·N·D), ``val_loss`` (pérdida final de validación, nats por
+    la P del capítulo 6, que Kaplan et al. 2020 llaman N), ``n_tokens`` (tokens
+    vistos: pasos × lote × contexto),
+    ``compute_flops`` (≈ 6·P·D), ``val_loss`` (pérdida final de validación, nats por
     token), ``best_val_loss`` (la menor medida durante el entrenamiento, como con
     parada temprana), ``train_seconds`` (lo que tardó el entrenamiento cuando se hizo)
     y ``from_cache``; además ``histories``, la lista de historiales de pérdida.

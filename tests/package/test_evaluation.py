@@ -338,3 +338,206 @@ def test_bad_model_inputs(tiny):
         cloze_consistency(model, tok, "El modelo.", n_questions=3, context_tokens=8)
     with pytest.raises(ValueError, match="context_tokens"):
         cloze_consistency(model, tok, TEXT, context_tokens=100)
+
+
+# --------------------------------------------------------------------------- hechos del mundo
+
+
+from libroia import posttrain, posttrain_data  # noqa: E402
+from libroia.evaluation import (  # noqa: E402
+    Interval,
+    bootstrap_interval,
+    fact_probe,
+    without_countries,
+)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return posttrain_data.make_world()
+
+
+class Scripted(torch.nn.Module):
+    """Un «modelo» que en la posición t casi siempre predice ``script[t]`` (logit 40)."""
+
+    def __init__(self, world, script):
+        super().__init__()
+        self.config = type("Config", (), {"vocab_size": len(world.vocab), "context": 11})
+        self.ids = [world.vocab.index(w) for w in script]
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, idx):
+        N, T = idx.shape
+        logits = torch.zeros(N, T, self.config.vocab_size)
+        for t in range(T):
+            logits[:, t, self.ids[min(t, len(self.ids) - 1)]] = 40.0
+        return logits
+
+
+# Tras «<bos> ¿ capital de X ?» (posiciones 0–5) el guion decide la respuesta.
+PROMPT = ["¿", "capital", "de", "perú", "?"]
+
+
+def test_without_countries_removes_exactly_those_pages(world):
+    corpus = posttrain_data.pretraining_corpus(world, 400, seed=1)
+    gone = ["kenia", "chile"]
+    kept = without_countries(world, corpus, gone)
+    banned = {"kenia", "nairobi", "chile", "santiago"}
+    rows = [world.decode(r).split() for r in corpus.idx.tolist()]
+    expected = [i for i, words in enumerate(rows) if not banned & set(words)]
+    assert 0 < len(kept) < len(corpus)
+    assert kept.idx.tolist() == corpus.idx[expected].tolist()
+    assert kept.lengths.tolist() == corpus.lengths[expected].tolist()
+
+
+def test_without_countries_bad_inputs(world):
+    corpus = posttrain_data.pretraining_corpus(world, 20, seed=0)
+    with pytest.raises(ValueError, match="countries"):
+        without_countries(world, corpus, ["atlántida"])
+    with pytest.raises(ValueError, match="countries"):
+        without_countries(world, corpus, [])
+    with pytest.raises(TypeError, match="countries"):
+        without_countries(world, corpus, "kenia")
+    with pytest.raises(TypeError, match="world"):
+        without_countries({"kenia": "nairobi"}, corpus, ["kenia"])
+    with pytest.raises(TypeError, match="corpus"):
+        without_countries(world, corpus.idx, ["kenia"])
+
+
+def test_fact_probe_matches_answer_probabilities(world):
+    model = posttrain.new_model(world, seed=3)
+    countries = ["kenia", "perú", "japón"]
+    probe = fact_probe(model, world, countries)
+    exact = posttrain.answer_probabilities(model, world, countries)
+    assert probe.rates()["correct"] == pytest.approx(exact["correct"], rel=1e-5)
+    assert probe.rates()["refusal"] == pytest.approx(exact["refusal"], rel=1e-5)
+    total = probe.p_correct + probe.p_wrong + probe.p_refusal + probe.p_other
+    np.testing.assert_allclose(total, 1.0, atol=1e-9)
+    assert probe.truth == ("nairobi", "lima", "tokio")
+    assert model.training  # un modelo recién creado está en modo entrenamiento, y así sigue
+
+
+def test_fact_probe_step_by_step_reference(world):
+    """P(«capital Y .» <eos>) como producto de softmax token a token: la misma cifra."""
+    model = posttrain.new_model(world, seed=5)
+    probe = fact_probe(model, world, ["grecia"])
+    capitals = list(world.capitals.values())
+    with torch.no_grad():
+        def prob(response):
+            ids = world.encode("<bos> ¿ capital de grecia ? " + response + " <eos>")
+            p_next = torch.softmax(model(torch.tensor([ids[:-1]]))[0].double(), -1)  # (T, V)
+            return math.prod(float(p_next[t - 1, ids[t]]) for t in range(6, len(ids)))
+        each = np.array([prob(f"capital {k} .") for k in capitals])
+        refusal = prob("no lo sé .")
+    assert probe.p_correct[0] == pytest.approx(each[capitals.index("atenas")], rel=1e-4)
+    assert probe.p_wrong[0] == pytest.approx(each.sum() - probe.p_correct[0], rel=1e-4)
+    assert probe.p_refusal[0] == pytest.approx(refusal, rel=1e-4)
+    assert probe.answer[0] == capitals[int(each.argmax())]
+    assert probe.confidence[0] == pytest.approx(each.max() / each.sum(), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("script", "rates", "answer", "correct"),
+    [
+        (["capital", "lima", ".", "<eos>"], {"correct": 0.5, "wrong": 0.5}, "lima", [True, False]),
+        (["no", "lo", "sé", ".", "<eos>"], {"refusal": 1.0}, None, None),
+        (["¿", "capital", "de"], {"other": 1.0}, None, None),
+    ],
+)
+def test_fact_probe_scripted_answers(world, script, rates, answer, correct):
+    model = Scripted(world, [*PROMPT, *script])  # la posición t predice el token t + 1
+    probe = fact_probe(model, world, ["perú", "kenia"])
+    got = probe.rates()
+    for key in ("correct", "wrong", "refusal", "other"):
+        assert got[key] == pytest.approx(rates.get(key, 0.0), abs=1e-6), key
+    if answer is not None:
+        assert probe.answer == (answer, answer)
+        assert probe.correct.tolist() == correct
+        np.testing.assert_allclose(probe.confidence, 1.0, atol=1e-6)
+
+
+def test_fact_probe_bad_inputs(world):
+    model = posttrain.new_model(world)
+    with pytest.raises(ValueError, match="countries"):
+        fact_probe(model, world, ["atlántida"])
+    with pytest.raises(ValueError, match="countries"):
+        fact_probe(model, world, [])
+    with pytest.raises(TypeError, match="world"):
+        fact_probe(model, "mundo", ["perú"])
+    other = posttrain_data.ToyWorld(world.vocab[:-1], world.capitals, (), ())
+    with pytest.raises(ValueError, match="model"):
+        fact_probe(model, other, ["perú"])
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    scores = np.random.default_rng(0).normal(size=30)
+    ours = bootstrap_interval(scores, n_resamples=20_000, seed=1)
+    ref = stats.bootstrap((scores,), np.mean, n_resamples=20_000, method="percentile",
+                          confidence_level=0.95, random_state=np.random.default_rng(2))
+    assert ours.estimate == pytest.approx(scores.mean())
+    assert ours.low == pytest.approx(ref.confidence_interval.low, abs=0.02)
+    assert ours.high == pytest.approx(ref.confidence_interval.high, abs=0.02)
+
+
+def test_bootstrap_width_matches_normal_closed_form():
+    # Con n grande, la media remuestreada es casi normal, de desviación σ/√n.
+    scores = np.array([1.0] * 120 + [0.0] * 280)  # n = 400, p = 0.3
+    iv = bootstrap_interval(scores, n_resamples=20_000)
+    width = 2 * 1.959964 * math.sqrt(0.3 * 0.7 / 400)
+    assert iv.high - iv.low == pytest.approx(width, rel=0.08)
+    assert iv.low < 0.3 < iv.high
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 40))
+def test_bootstrap_properties(seed, n):
+    scores = np.random.default_rng(seed).uniform(size=n)
+    wide = bootstrap_interval(scores, confidence=0.95, n_resamples=500, seed=seed)
+    narrow = bootstrap_interval(scores, confidence=0.5, n_resamples=500, seed=seed)
+    assert scores.min() - 1e-12 <= wide.low <= narrow.low <= narrow.high <= wide.high
+    assert wide.high <= scores.max() + 1e-12
+    assert bootstrap_interval(scores, n_resamples=500, seed=seed) == wide  # reproducible
+    assert bootstrap_interval(torch.tensor(scores), n_resamples=500, seed=seed) == wide
+    const = bootstrap_interval([0.25] * n, n_resamples=50)
+    assert const == Interval(0.25, 0.25, 0.25)
+
+
+def test_bootstrap_bad_inputs():
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_interval([1.0, 0.0], confidence=1.5)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_interval([1.0, 0.0], confidence=0)
+    with pytest.raises(ValueError, match="n_resamples"):
+        bootstrap_interval([1.0, 0.0], n_resamples=0)
+    with pytest.raises(ValueError, match="scores"):
+        bootstrap_interval([])
+    with pytest.raises(ValueError, match="scores"):
+        bootstrap_interval(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="scores"):
+        bootstrap_interval([1.0, float("nan")])
+
+
+# --------------------------------------------------------------------------- figuras
+
+
+def test_evaluation_figures(world):
+    from libroia.plots import evaluation as plots
+
+    rates = {"a": {"correct": 0.5, "wrong": 0.25, "refusal": 0.25, "other": 0.0},
+             "b": {"correct": 0.0, "wrong": 1.0, "refusal": 0.0, "other": 0.0}}
+    fig = plots.fact_probe_figure(rates)
+    assert fig.layout.barmode == "stack" and len(fig.data) == 4
+    assert list(fig.data[1].x) == [0.25, 1.0] and fig.data[1].name == "capital inventada"
+
+    results = {"m": {"acierto": Interval(0.5, 0.25, 0.75)}}
+    fig = plots.interval_figure(results, title="t", alt="una figura", x_title="x")
+    assert list(fig.data[0].error_x.array) == [0.25]
+    assert list(fig.data[0].error_x.arrayminus) == [0.25]
+
+    bins = calibration_bins([0.9, 0.2], [1, 0], n_bins=2)
+    fig = plots.reliability_diagram([("DPO", bins, 0.1)], prefix="modelo: ")
+    assert fig.layout.sliders[0].currentvalue.prefix == "modelo: "

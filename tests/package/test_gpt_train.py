@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 from pathlib import Path
@@ -16,10 +17,12 @@ from libroia.gpt import GPT, GPTConfig
 from libroia.gpt_train import (
     complete,
     encode_prompt,
+    lr_at,
     make_optimizer,
     train_or_load,
     train_step,
     training_modules,
+    warmup_steps,
 )
 
 TINY = dict(vocab_size=50, context=12, d_model=16, n_layers=2, n_heads=2)
@@ -99,6 +102,77 @@ def test_train_or_load_rejects_short_text_and_small_vocab(tmp_path, monkeypatch)
     with pytest.raises(TypeError, match="`text`"):
         train_or_load(SMALL, text=["no", "es", "texto"])
 
+
+
+
+# --- la tasa de aprendizaje: calentamiento lineal y coseno ------------------------------------
+
+
+def torch_schedule(config: GPTConfig) -> list[float]:
+    """Tasas de los pasos 0…S con los planificadores de PyTorch: LinearLR y luego coseno."""
+    warmup = warmup_steps(config)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    warm = torch.optim.lr_scheduler.LinearLR(
+        opt, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup - 1
+    )
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, T_max=max(1, config.steps - warmup), eta_min=gpt_train.MIN_LR_FRACTION * config.lr
+    )
+    schedule = torch.optim.lr_scheduler.SequentialLR(opt, [warm, cosine], milestones=[warmup])
+    rates = []
+    for _ in range(config.steps + 1):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    return rates
+
+
+@pytest.mark.parametrize("steps", [1, 2, 9, 10, 57, 300])
+@pytest.mark.parametrize("lr", [1e-2, 3e-4])
+def test_lr_at_matches_torch_schedulers(steps, lr):
+    config = GPTConfig(steps=steps, lr=lr)
+    ours = [lr_at(step, config) for step in range(steps + 1)]
+    assert ours == pytest.approx(torch_schedule(config), rel=1e-9)
+
+
+def test_lr_at_shape_of_the_schedule():
+    config = GPTConfig()  # el del libro
+    rates = [lr_at(s, config) for s in range(config.steps + 1)]
+    warmup = warmup_steps(config)
+    assert warmup == config.steps // 10
+    # la tasa máxima se alcanza al final del calentamiento y el coseno arranca desde ella
+    assert max(rates) == pytest.approx(config.lr)
+    assert rates[warmup - 1] == pytest.approx(config.lr) == rates[warmup]
+    assert all(a < b for a, b in itertools.pairwise(rates[:warmup]))
+    assert all(a >= b for a, b in itertools.pairwise(rates[warmup:]))
+    assert rates[-1] == pytest.approx(gpt_train.MIN_LR_FRACTION * config.lr)
+
+
+def test_training_uses_lr_at_at_every_step(monkeypatch):
+    seen = []
+    original = gpt_train.train_step
+
+    def spy(model, optimizer, x, y):
+        seen.append({group["lr"] for group in optimizer.param_groups})
+        return original(model, optimizer, x, y)
+
+    monkeypatch.setattr(gpt_train, "train_step", spy)
+    train_or_load(SMALL, text=SYNTHETIC, progress=False, use_cache=False)
+    assert seen == [{lr} for lr in torch_schedule(SMALL)[: SMALL.steps]]
+
+
+def test_lr_at_rejects_bad_arguments():
+    config = GPTConfig(steps=10)
+    with pytest.raises(ValueError, match=r"`step`.*≤ 10.*11"):
+        lr_at(11, config)
+    with pytest.raises(ValueError, match=r"`step`.*-1"):
+        lr_at(-1, config)
+    with pytest.raises(TypeError, match="`step`"):
+        lr_at(1.5, config)
+    with pytest.raises(TypeError, match=r"`config`.*dict"):
+        lr_at(0, {"steps": 10})
+    with pytest.raises(TypeError, match="`config`"):
+        warmup_steps(None)
 
 
 

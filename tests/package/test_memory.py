@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from contextlib import nullcontext
 
 import pytest
@@ -14,9 +15,11 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from libroia.gpt import GPT, GPTConfig, KVCache
 from libroia.memory import (
     GIB,
+    MIB,
     LoRALinear,
     SavedTensorsMeter,
     activation_bytes,
+    allocate_under_limit,
     apply_lora,
     bytes_per_value,
     gradient_checkpointing,
@@ -24,6 +27,7 @@ from libroia.memory import (
     kv_cache_bytes,
     lora_n_params,
     measure_training_bytes,
+    peak_allocated_bytes,
     training_memory_bytes,
     weights_bytes,
 )
@@ -176,12 +180,32 @@ def saved_bytes(model: nn.Module, idx: torch.Tensor, *, checkpointing: bool = Fa
 
 
 def test_activation_estimate_matches_tiny_gpt():
-    config = GPTConfig()  # el modelo del libro: d=128, L=4, h=4, V=512
+    config = GPTConfig()  # el modelo del libro: d=64, L=2, h=4, V=1024
     shape = DecoderShape.from_gpt_config(config)
     N, T = 4, config.context
     real = saved_bytes(tiny_gpt(config=config), batch(N, T, config.vocab_size))
     est = activation_bytes(shape, context=T, batch_size=N, dtype="fp32", attention_matrices=3)
     assert real == pytest.approx(est, rel=0.02)
+
+
+def test_activation_formula_has_the_exact_t_squared_term():
+    """Lo que la fórmula no cuenta (medias y desviaciones de las normas, máximo y suma de
+    cada fila de la softmax, índices) es lo mismo por token para cualquier N y T: el
+    término h·T² por capa de la ecuación del capítulo 7 es exacto, no un ajuste."""
+    config = GPTConfig()
+    shape = DecoderShape.from_gpt_config(config)
+    per_token = []
+    for N, T in [(1, 16), (1, 64), (4, 32), (8, 8)]:
+        real = saved_bytes(tiny_gpt(config=config), batch(N, T, config.vocab_size))
+        est = activation_bytes(shape, context=T, batch_size=N, dtype="fp32",
+                               attention_matrices=3)
+        per_token.append((real - est) / (N * T))
+    assert max(per_token) - min(per_token) < 0.5  # unos pocos bytes por llamada, no por token
+    h, L = config.n_heads, config.n_layers
+    # por capa: 2 normas × (media, 1/desviación) + h × (máximo, suma) en FP32 + 2 máscaras de
+    # h booleanos; más la norma final y el índice del token (int64)
+    assert min(per_token) == pytest.approx(L * (2 * 2 * 4 + 2 * h * 4 + 2 * h) + 2 * 4 + 8,
+                                           abs=0.5)
 
 
 @pytest.mark.parametrize(("backend", "matrices"), [(SDPBackend.MATH, 1),
@@ -224,6 +248,115 @@ def test_korthikanti_formula():
     est = activation_bytes(shape, context=s, batch_size=b, dtype="fp16", dropout=True)
     head = (2 * h + 8) * 2 * s * b
     assert est - head == s * b * h * (34 + 5 * a * s / h)
+
+
+# --- el asignador -----------------------------------------------------------------------------
+
+
+def test_peak_sees_a_tensor_allocated_inside():
+    kept = []
+    assert peak_allocated_bytes(lambda: kept.append(torch.empty(3 * MIB, dtype=torch.uint8))) \
+        == 3 * MIB
+    assert peak_allocated_bytes(lambda: torch.zeros(1000, 1000)) >= 4 * 10**6
+
+
+def test_peak_is_not_doubled_by_allocating_and_freeing_twice():
+    def twice():
+        for _ in range(2):
+            block = torch.empty(2 * MIB, dtype=torch.uint8)
+            del block
+
+    def both_alive():
+        a = torch.empty(2 * MIB, dtype=torch.uint8)
+        b = torch.empty(2 * MIB, dtype=torch.uint8)
+        del a, b
+
+    assert peak_allocated_bytes(twice) == 2 * MIB
+    assert peak_allocated_bytes(both_alive) == 4 * MIB
+
+
+def test_peak_ignores_memory_allocated_before():
+    old = [torch.empty(4 * MIB, dtype=torch.uint8)]
+
+    def free_old_and_allocate():
+        old.pop()
+        return torch.empty(MIB, dtype=torch.uint8)
+
+    assert peak_allocated_bytes(free_old_and_allocate) == MIB
+
+
+def test_peak_of_a_training_step_is_activations_plus_loss_gradients():
+    """Al empezar la pasada hacia atrás siguen vivas todas las activaciones y la pérdida crea
+    dos tensores (N, T, V): el gradiente respecto de las log-probabilidades y el de los
+    logits. Ese es el pico; los gradientes de los pesos llegan cuando ya se liberan."""
+    config = GPTConfig()
+    model = tiny_gpt(config=config)
+    N, T = 4, config.context
+    idx = batch(N, T, config.vocab_size)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        lm_loss(model, idx).backward()
+        opt.step()
+
+    step()
+    opt.zero_grad()  # estado estable: pesos y Adam ya existen, sin gradientes
+    peak = peak_allocated_bytes(step)
+    grads = measure_training_bytes(model, opt)["gradients"]
+    opt.zero_grad()
+    saved = saved_bytes(model, idx)
+    assert peak >= max(saved, grads)
+    assert peak == pytest.approx(saved + 2 * N * T * config.vocab_size * 4, rel=0.01)
+
+
+def test_peak_bad_arguments():
+    with pytest.raises(TypeError, match="fn"):
+        peak_allocated_bytes(42)
+    with torch.profiler.profile(), pytest.raises(RuntimeError, match="perfilador"):
+        peak_allocated_bytes(lambda: None)
+
+
+def _children() -> list[int]:
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def test_out_of_memory_is_real_and_small_requests_still_fit():
+    before = _children()
+    big, small, again = allocate_under_limit([GIB, 32 * MIB, 32 * MIB], free_bytes=256 * MIB)
+    assert not big.succeeded
+    assert big.error_type == "RuntimeError"
+    assert "DefaultCPUAllocator" in big.message and str(GIB) in big.message
+    assert small.succeeded and again.succeeded  # el límite es el mismo; lo pequeño cabe
+    assert (big.requested_bytes, big.free_bytes) == (GIB, 256 * MIB)
+    assert _children() == before  # no queda ningún proceso
+
+
+def test_out_of_memory_depends_on_the_limit_not_on_the_machine():
+    (fits,) = allocate_under_limit([GIB], free_bytes=2 * GIB)  # sin escribirlo: no ocupa RAM
+    (fails,) = allocate_under_limit([GIB], free_bytes=512 * MIB)
+    assert fits.succeeded and not fails.succeeded
+
+
+def test_allocate_under_limit_bad_arguments():
+    with pytest.raises(ValueError, match="sizes"):
+        allocate_under_limit([], free_bytes=64 * MIB)
+    with pytest.raises(TypeError, match="sizes"):
+        allocate_under_limit(GIB, free_bytes=64 * MIB)
+    with pytest.raises(ValueError, match="sizes"):
+        allocate_under_limit([0], free_bytes=64 * MIB)
+    with pytest.raises(ValueError, match="free_bytes"):
+        allocate_under_limit([MIB], free_bytes=1000)
+    with pytest.raises(ValueError, match="timeout"):
+        allocate_under_limit([MIB], free_bytes=64 * MIB, timeout=0)
 
 
 # --- LoRA -------------------------------------------------------------------------------------

@@ -28,3 +28,12 @@ def test_scaling_figures_build_with_sliders_and_alt_text():
     assert len(plots.moe_figure({"Mixtral": MIXTRAL}).data) == 2
     hist = [{"step": [0, 1], "val_loss": [5.0, 4.0]}]
     assert len(plots.loss_curves_figure(hist, ["a"]).data) == 1
+
+
+def test_short_numbers_use_spanish_words_not_english_b():
+    """«B» en inglés son mil millones: los billones españoles se escriben con letras."""
+    assert plots._short(1.4e12) == "1.4 billones"
+    assert plots._short(1e12) == "1 billón"
+    assert plots._short(7e9) == "7 mil M"
+    assert plots._short(5e6) == "5 M"
+    assert plots._short(12.0) == "12"

@@ -1,7 +1,9 @@
-"""Figuras del capítulo 1, «Aprender una función».
+"""Figuras del capítulo 1, «Aprender una función», y del calendario de la tasa de
+aprendizaje del capítulo 5.
 
-Cada función recibe números ya calculados por :mod:`libroia.fourier` o
-:mod:`libroia.optim` y devuelve una figura de plotly; no entrena nada.
+Cada función recibe números ya calculados por :mod:`libroia.fourier`,
+:mod:`libroia.optim` o :func:`libroia.gpt_train.lr_at` y devuelve una figura de
+plotly; no entrena nada.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "fourier_slider",
     "gibbs_figure",
     "learning_rate_slider",
+    "lr_schedule_figure",
     "minibatch_figure",
 ]
 
@@ -34,8 +37,8 @@ def fourier_slider(
 ) -> go.Figure:
     """La señal y su suma parcial, con un deslizador sobre el número de términos.
 
-    ``x`` ``(M,)`` y ``sums`` ``(K, M)``: una suma parcial por cada valor de
-    ``n_terms`` (longitud K). ``target_x``, ``target_y``: la señal exacta, que puede
+    ``x`` ``(M,)`` y ``sums`` ``(len(n_terms), M)``: una suma parcial por cada valor
+    de ``n_terms``. ``target_x``, ``target_y``: la señal exacta, que puede
     ir en menos puntos (para la onda cuadrada bastan las esquinas).
     """
     fig = new_figure(
@@ -193,7 +196,7 @@ def minibatch_figure(losses: dict[int, np.ndarray], floor: float) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 y=np.maximum(loss - floor, 1e-12),
-                name=f"B = {batch}",
+                name=f"N<sub>b</sub> = {batch}",
                 line={"color": COLORS[i % len(COLORS)]},
             )
         )
@@ -226,4 +229,39 @@ def es_scaling_figure(n_params: Sequence[int], evals: dict[str, Sequence[float]]
         )
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
+    return fig
+
+
+def lr_schedule_figure(steps: Sequence[int], rates: Sequence[float], *, warmup: int) -> go.Figure:
+    """La tasa de aprendizaje de cada paso: ``steps`` y ``rates`` ``(S,)``, ``warmup`` = S_w.
+
+    Sombrea los ``warmup`` primeros pasos, los del calentamiento. Los valores vienen de
+    :func:`libroia.gpt_train.lr_at` (ecuación ``eq-tasa-coseno`` del capítulo 5).
+    """
+    steps, rates = list(steps), list(rates)
+    if len(steps) != len(rates) or not steps:
+        raise ValueError(
+            "`steps` y `rates` deben tener la misma longitud, mayor que 0, pero tienen "
+            f"{len(steps)} y {len(rates)}"
+        )
+    fig = new_figure(
+        title="La tasa de aprendizaje del GPT del libro, paso a paso",
+        alt=(
+            "Curva de la tasa de aprendizaje frente al paso de entrenamiento. En la franja "
+            "sombreada del principio sube en línea recta desde casi cero hasta el máximo; "
+            "después baja suavemente, con forma de medio coseno, hasta una décima parte "
+            "del máximo en el último paso."
+        ),
+        x_title="paso s",
+        y_title="tasa de aprendizaje η",
+        height=360,
+    )
+    fig.add_vrect(
+        x0=steps[0] - 0.5, x1=steps[0] + warmup - 0.5, fillcolor="#DDDDDD", opacity=0.5,
+        line_width=0, annotation_text="calentamiento", annotation_position="top left",
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=steps, y=rates, mode="lines", name="η(s)", line={"color": COLORS[0]})
+    )
+    fig.update_layout(showlegend=False)
     return fig

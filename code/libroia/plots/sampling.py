@@ -101,7 +101,7 @@ def entropy_curve(
     """Entropía (bits) de la distribución del siguiente token en función de la temperatura.
 
     ``max_bits`` dibuja el techo ``log2 V`` (distribución uniforme); ``marks`` una
-    lista de ``(T, H)`` que se señalan con puntos (por ejemplo, τ = 1).
+    lista de ``(tau, H)`` que se señalan con puntos (por ejemplo, τ = 1).
     """
     t, h = _numpy(temperatures), _numpy(entropies)
     fig = new_figure(
@@ -120,20 +120,20 @@ def entropy_curve(
         fig.add_trace(go.Scatter(x=[t.min(), t.max()], y=[max_bits, max_bits], mode="lines",
                                  line={"dash": "dot", "color": COLORS[1]},
                                  name="máximo: uniforme (log₂ V)"))
-    for T, H in marks or []:
-        fig.add_trace(go.Scatter(x=[T], y=[H], mode="markers", marker={"size": 10},
-                                 name=f"τ = {T:g}: {H:.2f} bits"))
+    for tau, H in marks or []:
+        fig.add_trace(go.Scatter(x=[tau], y=[H], mode="markers", marker={"size": 10},
+                                 name=f"τ = {tau:g}: {H:.2f} bits"))
     fig.update_xaxes(type="log")
     return fig
 
 
 def best_of_n_figure(texts: Sequence[str], scores: Any, *, best: int) -> go.Figure:
-    """Barras horizontales con la puntuación de cada una de N muestras; la elegida, en color."""
+    """Barras horizontales con la puntuación de cada una de las n muestras; la elegida, en color."""
     s = _numpy(scores)
     short = [t if len(t) <= 40 else t[:39] + "…" for t in texts]
     colors = [COLORS[1] if i == best else "#BBBBBB" for i in range(len(texts))]
     fig = new_figure(
-        title="Mejor de N: se queda la muestra con mejor puntuación",
+        title="Mejor de n: se queda la muestra con mejor puntuación",
         alt=(
             "Barras horizontales, una por muestra generada, con su log-probabilidad media "
             "por token; la barra de la muestra elegida, la de puntuación más alta, "

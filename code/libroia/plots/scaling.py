@@ -45,10 +45,14 @@ _GROUPS = {  # componente de flops_per_token_breakdown -> grupo que se dibuja
 
 
 def _short(x: float) -> str:
-    """1.5e9 -> «1.5 mil M»; 3e12 -> «3 B» (billones españoles, 10¹²)."""
-    for scale, unit in ((1e12, "B"), (1e9, "mil M"), (1e6, "M"), (1e3, "mil")):
+    """1.5e9 -> «1.5 mil M»; 3e12 -> «3 billones» (billones españoles, 10¹²).
+
+    No usa «B», que en inglés (*billion*) son mil millones y en el libro es el ancho del haz.
+    """
+    for scale, unit in ((1e12, "billones"), (1e9, "mil M"), (1e6, "M"), (1e3, "mil")):
         if x >= scale:
-            return f"{x / scale:.3g} {unit}"
+            value = f"{x / scale:.3g}"
+            return f"{value} {'billón' if value == '1' else unit}"
     return f"{x:.3g}"
 
 
