@@ -11,7 +11,8 @@ Dónde está el código de cada capítulo
 2. Tokens y datos: ``tokenizer``, ``corpus``, ``language_tax``,
    ``parallel_sentences``, ``data`` (dónde se busca el texto del libro).
 3. Redes recurrentes: ``rnn``, ``rnn_train``, ``tasks``.
-4. Atención: ``functional`` (la softmax), ``masks``, ``attention``, ``bahdanau``.
+4. Atención: ``functional`` (la softmax), ``masks``, ``attention``, ``bahdanau``;
+   ``rnn_train`` y ``tasks`` (la tarea del capítulo 3, resuelta con atención).
 5. El transformer: ``positions``, ``activations``, ``gpt`` (el modelo),
    ``gpt_train`` (entrenarlo y su caché), ``gpt_analysis``.
 6. Escala: ``scaling``, ``scaling_law``.

@@ -23,3 +23,17 @@ def test_figures_build():
     assert len(fig.data) == 2
     with pytest.raises(ValueError, match="accuracies"):
         rnn_plots.recall_accuracy_figure([10], {"RNN": np.ones((2, 3))}, chance=0.25)
+
+
+def test_recall_figure_names_models_and_outcome_in_alt():
+    acc = {"RNN": np.full((3, 2), 0.25), "GRU": np.ones((3, 2)), "atención": np.ones((3, 2))}
+    fig = rnn_plots.recall_accuracy_figure(
+        [10, 40, 80], acc, chance=0.25, title="Título", outcome="La atención acierta."
+    )
+    assert len(fig.data) == 6
+    assert fig.layout.title.text.startswith("Título")
+    alt = fig.layout.meta["alt"]
+    assert "RNN, GRU y atención" in alt and alt.endswith("La atención acierta.")
+    np.testing.assert_allclose(fig.data[3].y, [1.0, 1.0, 1.0])  # media de la GRU
+    with pytest.raises(ValueError, match="accuracies"):
+        rnn_plots.recall_accuracy_figure([10], {}, chance=0.25)

@@ -17,7 +17,7 @@ from tests.conftest import BOOK, ROOT, toc_documents
 
 pytestmark = pytest.mark.site
 
-APPENDICES = {"book/glosario", "book/bibliografia", "book/ejecucion"}
+APPENDICES = {"book/glosario", "book/bibliografia", "book/ejecucion", "book/contribuir"}
 PROSE_DOCS = [d for d in toc_documents() if d not in APPENDICES]
 CHAPTERS = [d for d in toc_documents() if re.match(r"book/\d\d_", d)]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
@@ -91,6 +91,16 @@ def test_capitulo_con_ejercicios_y_soluciones_ocultas(site, doc):
     solutions = html.select("details.solution, div.solution.dropdown, .solution details")
     assert len(exercises) >= 3, f"{doc}: {len(exercises)} ejercicios"
     assert len(solutions) >= 3, f"{doc}: {len(solutions)} soluciones ocultas"
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_capitulo_cierra_con_lo_que_te_llevas_antes_de_los_ejercicios(doc):
+    headings = re.findall(r"^## (.+)$", source(doc), flags=re.M)
+    assert "Lo que te llevas" in headings, f"{doc}: falta «Lo que te llevas»"
+    assert headings.index("Lo que te llevas") == headings.index("Ejercicios") - 1, headings
+    summary = source(doc).split("## Lo que te llevas", 1)[1].split("\n## ", 1)[0]
+    bullets = re.findall(r"^- ", summary, flags=re.M)
+    assert 3 <= len(bullets) <= 8, f"{doc}: {len(bullets)} ideas en «Lo que te llevas»"
 
 
 @pytest.mark.parametrize("doc", CHAPTERS)

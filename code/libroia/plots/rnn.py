@@ -134,8 +134,8 @@ def input_gradient_figure(curves: Mapping[str, np.ndarray], *, title: str) -> go
             "Curvas en escala logarítmica de la norma del gradiente de la pérdida respecto a "
             "la entrada de cada posición t, una por modelo. La posición 1, a la izquierda, es "
             "la que contiene el símbolo que hay que recordar. La curva de la RNN simple cae "
-            "muchos órdenes de magnitud al alejarse del final; la de la LSTM con la puerta de "
-            "olvido abierta se mantiene casi plana."
+            "muchos órdenes de magnitud al alejarse del final; las de la LSTM y la GRU con la "
+            "puerta que conserva el estado abierta se mantienen casi planas."
         ),
         x_title="posición t de la entrada (la respuesta depende de t = 1)",
         y_title="‖∂L/∂x<sub>t</sub>‖",
@@ -155,22 +155,42 @@ def input_gradient_figure(curves: Mapping[str, np.ndarray], *, title: str) -> go
 
 
 def recall_accuracy_figure(
-    lengths: Sequence[int], accuracies: Mapping[str, np.ndarray], *, chance: float
+    lengths: Sequence[int],
+    accuracies: Mapping[str, np.ndarray],
+    *,
+    chance: float,
+    title: str = "Recordar el primer símbolo tras T pasos",
+    outcome: str = "",
 ) -> go.Figure:
     """Exactitud en «recuerda el primer símbolo» frente a la longitud T, por modelo.
 
     ``accuracies`` asocia una etiqueta a un arreglo (len(lengths), S) con una columna por
     semilla; se dibujan los puntos de cada semilla y la media. ``chance`` es el azar.
+    ``outcome`` es una frase, escrita por quien llama, que describe el resultado medido;
+    se añade al texto alternativo de la figura, que ya nombra los modelos.
+    La usan el capítulo 3 (RNN, GRU y LSTM) y el capítulo 4 (la misma tarea con atención).
+
+    Ejemplo::
+
+        >>> fig = recall_accuracy_figure([10, 40], {"RNN": np.ones((2, 3))}, chance=0.25)
+        >>> len(fig.data)                       # puntos de cada semilla y media
+        2
     """
     lengths = list(lengths)
+    if not isinstance(accuracies, Mapping) or not accuracies:
+        raise ValueError(
+            f"`accuracies` debe ser un diccionario no vacío, pero vale {accuracies!r:.80}"
+        )
+    labels = list(accuracies)
+    names = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " y " + labels[-1]
+    alt = (
+        f"Exactitud frente a la longitud T de la secuencia para {names}, con un punto por "
+        "semilla y una línea por la media de cada modelo. Una línea discontinua marca el "
+        "acierto por azar."
+    )
     fig = new_figure(
-        title="Recordar el primer símbolo tras T pasos",
-        alt=(
-            "Exactitud frente a la longitud de la secuencia para la RNN simple y la LSTM, con "
-            "un punto por semilla y una línea por la media. Una línea discontinua marca el "
-            "acierto por azar. Con secuencias cortas los dos modelos aciertan siempre; con "
-            "secuencias largas la RNN se acerca al azar y la LSTM se mantiene más arriba."
-        ),
+        title=title,
+        alt=f"{alt} {outcome}".strip(),
         x_title="longitud T de la secuencia",
         y_title="exactitud en secuencias nuevas",
     )
