@@ -1,6 +1,6 @@
-"""Pérdidas del posentrenamiento: afinado supervisado, modelo de recompensa y DPO.
+"""Pérdidas del posentrenamiento: afinado supervisado, modelo de recompensa, RLHF y DPO.
 
-Las tres piezas con las que un modelo preentrenado se convierte en un asistente:
+Las piezas con las que un modelo preentrenado se convierte en un asistente:
 
 * :func:`sft_loss`: entropía cruzada sobre los tokens de la **respuesta**, con
   los del *prompt* enmascarados (afinado supervisado, *supervised fine-tuning*).
@@ -12,6 +12,10 @@ Las tres piezas con las que un modelo preentrenado se convierte en un asistente:
 * :func:`dpo_loss`: la optimización directa de preferencias (*Direct Preference
   Optimization*) de Rafailov et al. (2023), que ajusta el modelo con las
   preferencias sin entrenar un modelo de recompensa aparte.
+* :func:`rlhf_loss`: la pérdida de gradiente de política (REINFORCE, Williams, 1992)
+  con la que RLHF maximiza la recompensa penalizada con la divergencia KL; sus
+  piezas son :func:`kl_penalised_reward`, :func:`leave_one_out_advantages` y
+  :func:`policy_gradient_loss`.
 
 Convención de formas: una secuencia de ``T + 1`` tokens se parte en la entrada
 ``idx[:, :-1]`` y los objetivos ``targets = idx[:, 1:]``, ambos ``(N, T)``; los
@@ -33,8 +37,12 @@ __all__ = [
     "bradley_terry_loss",
     "dpo_implicit_rewards",
     "dpo_loss",
+    "kl_penalised_reward",
+    "leave_one_out_advantages",
+    "policy_gradient_loss",
     "preference_probability",
     "response_mask",
+    "rlhf_loss",
     "sft_loss",
 ]
 
@@ -241,3 +249,106 @@ def dpo_loss(
         policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta
     )
     return -F.logsigmoid(chosen - rejected).mean()
+
+
+def kl_penalised_reward(
+    rewards: torch.Tensor, logp: torch.Tensor, ref_logp: torch.Tensor, beta: float
+) -> torch.Tensor:
+    """Recompensa penalizada ``(N,)`` de cada respuesta: r − β·(log π(y|x) − log π_ref(y|x)).
+
+    ``rewards``, ``logp`` y ``ref_logp`` son vectores ``(N,)``: la recompensa de cada
+    respuesta muestreada y su log-probabilidad de secuencia según la política y según
+    la referencia. Como las respuestas salen de π, la media de
+    ``logp − ref_logp`` estima KL(π ‖ π_ref), así que la media de lo que devuelve
+    estima el objetivo de RLHF (ecuación ``eq-post-rlhf`` del capítulo 8). ``beta``
+    puede ser 0 (sin penalización).
+
+    >>> kl_penalised_reward(torch.tensor([1.0, 1.0]), torch.tensor([-1.0, -3.0]),
+    ...                     torch.tensor([-2.0, -2.0]), beta=0.5).tolist()
+    [0.5, 1.5]
+    """
+    _same_vectors(rewards=rewards, logp=logp, ref_logp=ref_logp)
+    beta = check_float("beta", beta, min_value=0.0)
+    return rewards - beta * (logp - ref_logp)
+
+
+def leave_one_out_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Ventajas ``(N,)`` con la media de las demás respuestas del grupo como línea de base.
+
+    ``rewards`` ``(N,)`` viene en grupos consecutivos de ``group_size`` respuestas al
+    mismo *prompt* (``N`` múltiplo de ``group_size`` ≥ 2). La ventaja de la respuesta
+    ``i`` es su recompensa menos la media de las otras ``group_size − 1`` de su grupo.
+    Esa línea de base no depende de la respuesta ``i``, así que no sesga el
+    estimador de REINFORCE (la media del grupo entero, que incluye a ``i``, lo
+    encogería en un factor (k − 1)/k). Es lo mismo que ``k/(k − 1)`` veces la
+    recompensa menos la media del grupo.
+
+    >>> leave_one_out_advantages(torch.tensor([1.0, 0.0, 2.0, 2.0]), group_size=2).tolist()
+    [1.0, -1.0, 0.0, 0.0]
+    """
+    _tensor("rewards", rewards, ndim=1, layout="(N,)")
+    k = check_int("group_size", group_size, min_value=2)
+    if rewards.shape[0] % k:
+        raise ValueError(
+            f"`rewards` debe tener un múltiplo de group_size = {k} elementos, pero tiene "
+            f"{rewards.shape[0]}"
+        )
+    groups = rewards.view(-1, k)  # (N/k, k)
+    others = (groups.sum(dim=1, keepdim=True) - groups) / (k - 1)  # (N/k, k)
+    return (groups - others).view(-1)  # (N,)
+
+
+def policy_gradient_loss(logp: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
+    """Pérdida sustituta de REINFORCE: −mean(A · log π(y|x)), con A sin gradiente.
+
+    ``logp`` ``(N,)`` son log-probabilidades de secuencia (con gradiente) de
+    respuestas muestreadas de la propia política y ``advantages`` ``(N,)`` sus
+    ventajas. La pérdida no mide nada por sí misma; su gradiente es menos el
+    estimador de Williams (1992), (1/N) Σ A_n ∇ log π(y_n|x_n), del gradiente de la
+    recompensa esperada. Las ventajas se separan del grafo (``detach``): son pesos,
+    no algo que optimizar.
+
+    >>> logp = torch.tensor([-1.0, -2.0], requires_grad=True)
+    >>> policy_gradient_loss(logp, torch.tensor([1.0, -1.0])).backward()
+    >>> logp.grad.tolist()  # sube la de ventaja positiva, baja la otra
+    [-0.5, 0.5]
+    """
+    _same_vectors(logp=logp, advantages=advantages)
+    return -(advantages.detach() * logp).mean()
+
+
+def rlhf_loss(
+    logp: torch.Tensor,
+    ref_logp: torch.Tensor,
+    rewards: torch.Tensor,
+    *,
+    beta: float,
+    group_size: int,
+) -> torch.Tensor:
+    """Pérdida de RLHF con gradiente de política (REINFORCE con línea de base).
+
+    Las entradas son vectores ``(N,)`` de ``N`` respuestas muestreadas de la política,
+    en grupos consecutivos de ``group_size`` respuestas al mismo *prompt*: ``logp``
+    (log π, con gradiente), ``ref_logp`` (log π_ref) y ``rewards`` (recompensa del
+    modelo de recompensa). Se penaliza la recompensa con
+    :func:`kl_penalised_reward`, se le resta la línea de base de
+    :func:`leave_one_out_advantages` y se aplica :func:`policy_gradient_loss`: es la
+    ecuación ``eq-post-reinforce`` del capítulo 8. Su gradiente es un estimador sin
+    sesgo de menos el gradiente del objetivo ``eq-post-rlhf`` (el término
+    −β ∇ log π que falta tiene media cero).
+
+    Dos respuestas al mismo *prompt* con la misma recompensa; la segunda ya es
+    mucho más probable para π que para π_ref, así que la penalización la frena y el
+    gradiente (que se resta al descender) sube la primera:
+
+    >>> lp = torch.tensor([-1.0, -1.0], requires_grad=True)
+    >>> loss = rlhf_loss(lp, torch.tensor([-1.0, -3.0]), torch.tensor([1.0, 1.0]),
+    ...                  beta=0.5, group_size=2)
+    >>> loss.backward(); lp.grad.tolist()
+    [-0.5, 0.5]
+    """
+    _same_vectors(logp=logp, ref_logp=ref_logp, rewards=rewards)
+    with torch.no_grad():
+        penalised = kl_penalised_reward(rewards, logp, ref_logp, beta)  # (N,)
+        advantages = leave_one_out_advantages(penalised, group_size)  # (N,)
+    return policy_gradient_loss(logp, advantages)

@@ -21,6 +21,20 @@ cada petición cuesta un viaje de ida y vuelta de 150 ms. Tras construir el siti
   (``documentation_options.js``, 300 bytes). Quita también las precargas de
   scripts, que competían con el CSS por la red antes de la primera pintura.
 
+- :func:`lazy_tab_stops` cambia cuándo se decide qué bloques de código reciben
+  el foco del teclado (regla ``scrollable-region-focusable`` de axe). Al
+  terminar de cargar, pydata-sphinx-theme mide el ancho de cada ``<pre>`` y de
+  cada salida para decidir si lleva ``tabindex``; esas lecturas obligan a
+  maquetar la página entera de golpe, también las secciones que ``movil.css``
+  deja sin maquetar mientras están lejos (``content-visibility: auto``). Era una
+  tarea larga que en el teléfono que simula Lighthouse costaba 250-450 ms de
+  bloqueo (el TBT de un capítulo bajaba a 0-90 ms sin ella). Ahora cada
+  ``<pre>`` sale del HTML ya enfocable (:func:`focusable_code`) y
+  ``_static/cabecera/foco.js`` mide la primera vez que el lector pulsa el
+  tabulador; el script del tema, retocado en la copia de ``_static``, solo mide
+  a través de ese fichero. Si el tema cambia y el fragmento no aparece, la
+  construcción avisa (y con ``-W`` falla): hay que revisar el retoque.
+
 La página de búsqueda se deja como está: su script en línea usa el buscador.
 Medida en ``benchmarks/bench_lighthouse.py`` (issue 17).
 """
@@ -36,6 +50,8 @@ from typing import Any
 import tinycss2
 from sphinx.application import Sphinx
 from sphinx.util import logging
+
+from libroia_sphinx import add_static_path
 
 logger = logging.getLogger(__name__)
 
@@ -302,6 +318,55 @@ def defer_scripts(page_html: str, documentation_options: str | None = None) -> s
     return page_html[: match.start(1)] + head + page_html[match.end(1) :]
 
 
+# --- Foco de teclado en los bloques que se desplazan ---------------------------------
+
+#: Lo que pydata-sphinx-theme 0.17.1 ejecuta al cargar (en ``scripts/pydata-sphinx-theme.js``).
+THEME_TAB_STOPS = (
+    "e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1"
+)
+#: Lo mismo, a través de ``_static/cabecera/foco.js``: solo mide si el lector ya usó el tabulador.
+LAZY_TAB_STOPS = "window.libroiaFoco&&window.libroiaFoco(e)"
+#: El script que decide cuándo medir (ver el docstring del módulo).
+FOCUS_JS = "cabecera/foco.js"
+_BARE_PRE = re.compile(r"<pre>")
+
+
+def lazy_tab_stops(outdir: Path) -> bool:
+    """Retoca la copia del script del tema en ``outdir`` (ver el docstring del módulo).
+
+    Devuelve si el script quedó retocado (ya lo estuviera o no).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "_static" / "scripts").mkdir(parents=True)
+    >>> js = folder / "_static" / "scripts" / "pydata-sphinx-theme.js"
+    >>> _ = js.write_text("forEach(e=>{" + THEME_TAB_STOPS + "})")
+    >>> lazy_tab_stops(folder), "libroiaFoco" in js.read_text()
+    (True, True)
+    >>> lazy_tab_stops(folder)
+    True
+    """
+    script = outdir / "_static" / "scripts" / "pydata-sphinx-theme.js"
+    if not script.is_file():
+        return False
+    text = script.read_text(encoding="utf-8")
+    if LAZY_TAB_STOPS in text:
+        return True
+    if THEME_TAB_STOPS not in text:
+        return False
+    script.write_text(text.replace(THEME_TAB_STOPS, LAZY_TAB_STOPS), encoding="utf-8")
+    return True
+
+
+def focusable_code(page_html: str) -> str:
+    """Cada ``<pre>`` sin atributos sale enfocable con el teclado.
+
+    >>> focusable_code('<pre>x</pre><pre class="a">y</pre>')
+    '<pre tabindex="0">x</pre><pre class="a">y</pre>'
+    """
+    return _BARE_PRE.sub('<pre tabindex="0">', page_html)
+
+
 # --- Sphinx ---------------------------------------------------------------------
 
 
@@ -321,7 +386,7 @@ def optimise_site(outdir: Path) -> dict[str, int]:
         original = page.read_text(encoding="utf-8")
         page_dir = page.parent.relative_to(outdir).as_posix()
         page_dir = "" if page_dir == "." else page_dir
-        fixed = bundler.page(original, page_dir)
+        fixed = focusable_code(bundler.page(original, page_dir))
         if page.name != "search.html":
             fixed = defer_scripts(fixed, options)
         if fixed != original:
@@ -333,6 +398,14 @@ def optimise_site(outdir: Path) -> dict[str, int]:
 def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.name not in ("html", "dirhtml"):
         return
+    if not lazy_tab_stops(Path(app.outdir)):
+        logger.warning(
+            "[libroia] el script de pydata-sphinx-theme ya no contiene el fragmento que mide "
+            "los bloques de código (THEME_TAB_STOPS en libroia_sphinx/cabecera.py): revisa el "
+            "retoque para la versión nueva del tema",
+            type="libroia",
+            subtype="tema",
+        )
     counts = optimise_site(Path(app.outdir))
     logger.info(
         f"[libroia] cabecera: {counts['pages']} páginas con estilos juntos y scripts "
@@ -341,6 +414,8 @@ def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    add_static_path(app)
+    app.add_js_file(FOCUS_JS, loading_method="defer")
     # Después de libroia_sphinx.ext (prioridad 500), que corrige y recorta las páginas.
     app.connect("build-finished", _on_build_finished, priority=800)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

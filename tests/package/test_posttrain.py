@@ -4,6 +4,7 @@ Los datos (libroia.posttrain_data) se prueban en ``test_posttrain_data.py``.
 """
 
 import copy
+import math
 
 import pytest
 import torch
@@ -123,6 +124,55 @@ def test_best_of_n_keeps_the_highest_reward(world, small_model):
     assert got == {k: cats.count(k) / len(cats) for k in pdata.CATEGORIES}
 
 
+class AnswersWell(torch.nn.Module):
+    """Recompensa de reglas: 1 a «capital Y .» correcta, 0.5 a otra capital, 0 al resto."""
+
+    def __init__(self, world):
+        super().__init__()
+        self.world = world
+
+    def forward(self, data):
+        asked = [self.world.vocab[i] for i in data.idx[:, 4].tolist()]  # <bos> ¿ capital de X ?
+        scores = {"correct": 1.0, "wrong": 0.5}
+        return torch.tensor([scores.get(c, 0.0) for c in pt._categories(self.world, asked, data)])
+
+
+def test_rlhf_raises_the_reward_keeps_kl_finite_and_the_reference(world, small_model):
+    rm = AnswersWell(world)
+    policy, reference = copy.deepcopy(small_model), copy.deepcopy(small_model)
+    before = [p.clone() for p in reference.parameters()]
+    kwargs = {"beta": 0.05, "batch_size": 4, "group_size": 4, "lr": 3e-3, "seed": 0}
+    history = pt.train_rlhf(policy, reference, rm, world, steps=15, **kwargs)
+    assert set(history) == {"reward", "kl", "loss", "correct"}
+    assert all(len(v) == 15 for v in history.values())
+    assert history["kl"][0] == pytest.approx(0.0, abs=1e-5)  # al empezar, π = π_ref
+    assert all(math.isfinite(x) for v in history.values() for x in v)
+
+    def mean_reward(model):  # con muestras nuevas, en países que no se usaron al entrenar
+        _, data = pt.sample_answers(model, world, world.test_countries, 8, seed=123)
+        return rm(data).mean().item()
+
+    assert mean_reward(policy) > mean_reward(reference) + 0.1
+    assert sum(history["reward"][-5:]) > sum(history["reward"][:5])
+    for p, q in zip(reference.parameters(), before, strict=True):
+        assert torch.equal(p, q)
+    # Determinista: la misma llamada da la misma historia (aquí, sus 3 primeros pasos).
+    again = pt.train_rlhf(copy.deepcopy(small_model), reference, rm, world, steps=3, **kwargs)
+    assert again == {k: v[:3] for k, v in history.items()}
+
+
+def test_rlhf_with_a_flat_reward_has_nothing_to_learn(world, small_model):
+    """Recompensa constante y β = 0: todas las ventajas son 0, y la pérdida también."""
+
+    class Flat(torch.nn.Module):
+        def forward(self, data):
+            return torch.full((len(data),), 3.0)
+
+    policy = copy.deepcopy(small_model)
+    history = pt.train_rlhf(policy, small_model, Flat(), world, beta=0.0, steps=3, batch_size=2)
+    assert history["loss"] == [0.0, 0.0, 0.0] and history["reward"] == [3.0, 3.0, 3.0]
+
+
 def test_categories_by_hand(world):
     assert pt._categorise(world, "perú", "capital lima .") == "correct"
     assert pt._categorise(world, "perú", "capital quito .") == "wrong"
@@ -140,6 +190,13 @@ def test_categories_by_hand(world):
         (lambda w: pt.new_model(w, seed=-1), "seed"),
         (lambda w: pt.best_of_n_behaviour(None, None, w, 0), "n"),
         (lambda w: pt.sample_answers(None, w, ["perú"], 0), "n_samples"),
+        (lambda w: pt.train_rlhf(None, None, None, w, beta=-1.0), "beta"),
+        (lambda w: pt.train_rlhf(None, None, None, w, batch_size=0), "batch_size"),
+        (lambda w: pt.train_rlhf(None, None, None, w, group_size=1), "group_size"),
+        (lambda w: pt.train_rlhf(None, None, None, w, countries=[]), "countries"),
+        (lambda w: pt.train_rlhf(None, None, None, w, seed=-1), "seed"),
+        (lambda w: pt.train_rlhf(pt.new_model(w), pt.new_model(w), None, w, steps=0), "steps"),
+        (lambda w: pt.train_rlhf(pt.new_model(w), pt.new_model(w), None, w, lr=-1.0), "lr"),
     ],
 )
 def test_bad_values_raise(world, call, match):

@@ -1,4 +1,4 @@
-"""Pruebas de libroia.preference: SFT con máscara, Bradley–Terry y DPO.
+"""Pruebas de libroia.preference: SFT con máscara, Bradley–Terry, RLHF (REINFORCE) y DPO.
 
 La log-probabilidad de las respuestas es la de :mod:`libroia.decoding`
 (``token_log_probs`` y ``sequence_log_prob``), que se prueba también aquí en su uso
@@ -191,6 +191,150 @@ def test_dpo_through_the_logits_gradcheck():
     assert torch.autograd.gradcheck(loss, (logits.clone().requires_grad_(True),))
 
 
+# --- RLHF con gradiente de política (REINFORCE) sobre un «bandido» de 4 acciones ---
+# La política es un vector de logits θ (4,), π = softmax(θ); cada acción a tiene una
+# recompensa fija r(a). Es RLHF con respuestas de un solo token y sin prompt.
+
+BANDIT_REWARD = torch.tensor([1.0, 0.5, 0.0, -0.5], dtype=torch.float64)
+BANDIT_REF = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+
+
+def bandit_objective(theta, beta):
+    """E_π[r] − β·KL(π ‖ π_ref), exacto (sumando sobre las 4 acciones)."""
+    logp = torch.log_softmax(theta, dim=0)
+    p = logp.exp()
+    return (p * BANDIT_REWARD).sum() - beta * (p * (logp - BANDIT_REF.log())).sum()
+
+
+def bandit_loss(theta, beta, n, group_size, g):
+    """rlhf_loss sobre n acciones muestreadas de π (en grupos de group_size)."""
+    logp_all = torch.log_softmax(theta, dim=0)
+    actions = torch.multinomial(logp_all.detach().exp(), n, replacement=True, generator=g)
+    return pref.rlhf_loss(
+        logp_all[actions], BANDIT_REF.log()[actions], BANDIT_REWARD[actions],
+        beta=beta, group_size=group_size,
+    )  # fmt: skip
+
+
+def test_reinforce_estimate_matches_the_exact_gradient():
+    """Promediado sobre muchas muestras, −∇ rlhf_loss es ∇(E[r] − β·KL) exacto (autograd)."""
+    beta, k, n = 0.5, 2, 200_000
+    theta = torch.tensor([0.3, -0.2, 0.5, 0.0], dtype=torch.float64, requires_grad=True)
+    exact = torch.autograd.grad(bandit_objective(theta, beta), theta)[0]
+    g = torch.Generator().manual_seed(0)
+    # El mismo estimador, muestra a muestra, para conocer su error típico.
+    logp_all = torch.log_softmax(theta, dim=0).detach()
+    actions = torch.multinomial(logp_all.exp(), n, replacement=True, generator=g)
+    penalised = pref.kl_penalised_reward(
+        BANDIT_REWARD[actions], logp_all[actions], BANDIT_REF.log()[actions], beta
+    )
+    adv = pref.leave_one_out_advantages(penalised, k)  # (n,)
+    score = torch.eye(4, dtype=torch.float64)[actions] - logp_all.exp()  # ∇_θ log π(a), (n, 4)
+    per_sample = adv[:, None] * score  # (n, 4)
+    estimate = per_sample.mean(dim=0)
+    stderr = per_sample.std(dim=0) / math.sqrt(n)
+    # La pérdida de libroia da ese mismo estimador (con el signo cambiado).
+    g = torch.Generator().manual_seed(0)
+    (grad,) = torch.autograd.grad(bandit_loss(theta, beta, n, k, g), theta)
+    torch.testing.assert_close(-grad, estimate)
+    assert ((estimate - exact).abs() < 5 * stderr).all(), (estimate, exact, stderr)
+    # La prueba distingue el sesgo de la línea de base ingenua (media del grupo con la
+    # propia muestra), que encoge el gradiente a (k − 1)/k = la mitad: esta no pasaría.
+    naive = estimate * (k - 1) / k
+    assert ((naive - exact).abs() > 5 * stderr).any()
+
+
+def test_reinforce_without_baseline_is_unbiased_but_noisier():
+    """Sin línea de base el estimador también acierta en media, pero con recompensas
+    desplazadas (+5, algo que no cambia el problema) su varianza se dispara; con la
+    línea de base «deja uno fuera» no cambia."""
+    beta, n = 0.5, 100_000
+    theta = torch.tensor([0.3, -0.2, 0.5, 0.0], dtype=torch.float64, requires_grad=True)
+    exact = torch.autograd.grad(bandit_objective(theta, beta), theta)[0]
+    p = torch.softmax(theta.detach(), dim=0)
+    g = torch.Generator().manual_seed(1)
+    actions = torch.multinomial(p, n, replacement=True, generator=g)
+    penalised = pref.kl_penalised_reward(
+        BANDIT_REWARD[actions] + 5.0, p.log()[actions], BANDIT_REF.log()[actions], beta
+    )
+    score = torch.eye(4, dtype=torch.float64)[actions] - p  # ∇_θ log π(a), (n, 4)
+    plain = penalised[:, None] * score  # (n, 4)
+    loo = pref.leave_one_out_advantages(penalised, 4)[:, None] * score  # (n, 4)
+    for est in (plain, loo):
+        stderr = est.std(dim=0) / math.sqrt(n)
+        assert ((est.mean(dim=0) - exact).abs() < 5 * stderr).all()
+    assert plain.var(dim=0).sum() > 10 * loo.var(dim=0).sum()
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0])
+def test_rlhf_loop_converges_to_the_kl_regularised_optimum(beta):
+    """Con Adam sobre rlhf_loss, π tiende a π* ∝ π_ref·exp(r/β) (Rafailov et al., 2023, §4)."""
+    target = BANDIT_REF * torch.exp(BANDIT_REWARD / beta)
+    target = target / target.sum()
+    theta = BANDIT_REF.log().clone().requires_grad_(True)  # empieza en π = π_ref
+    opt = torch.optim.Adam([theta], lr=0.02)
+    g = torch.Generator().manual_seed(0)
+    for step in range(1500):
+        if step == 1000:
+            opt.param_groups[0]["lr"] = 0.005  # pasos más cortos al final: menos ruido
+        loss = bandit_loss(theta, beta, 256, 4, g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    got = torch.softmax(theta.detach(), dim=0)
+    assert (got - target).abs().max() < 0.03, (got, target)
+    # π* no es ni la referencia ni la acción de más recompensa: la prueba podría fallar.
+    assert (target - BANDIT_REF).abs().max() > 0.1 and target.max() < 0.9
+
+
+def test_kl_penalised_reward_by_hand():
+    r, lp, ref = torch.tensor([2.0, 0.0]), torch.tensor([-1.0, -4.0]), torch.tensor([-2.0, -1.0])
+    torch.testing.assert_close(pref.kl_penalised_reward(r, lp, ref, 0.5), torch.tensor([1.5, 1.5]))
+    torch.testing.assert_close(pref.kl_penalised_reward(r, lp, ref, 0), r)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    groups=st.integers(1, 4),
+    k=st.integers(2, 5),
+    seed=st.integers(0, 1000),
+)
+def test_leave_one_out_advantages_properties(groups, k, seed):
+    """Suman cero en cada grupo, son k/(k − 1)·(r − media) y coinciden con un bucle."""
+    g = torch.Generator().manual_seed(seed)
+    r = torch.randn(groups * k, generator=g, dtype=torch.float64)
+    adv = pref.leave_one_out_advantages(r, k)
+    by_group = adv.view(groups, k)
+    torch.testing.assert_close(by_group.sum(dim=1), torch.zeros(groups, dtype=torch.float64))
+    centred = r.view(groups, k) - r.view(groups, k).mean(dim=1, keepdim=True)
+    torch.testing.assert_close(by_group, centred * k / (k - 1))
+    for i in range(groups * k):
+        start = i // k * k
+        others = [r[j] for j in range(start, start + k) if j != i]
+        assert adv[i].item() == pytest.approx((r[i] - sum(others) / (k - 1)).item())
+
+
+def test_policy_gradient_loss_gradient_and_no_gradient_through_advantages():
+    logp = torch.tensor([-1.0, -2.0, -0.5], requires_grad=True)
+    adv = torch.tensor([2.0, -1.0, 0.0], requires_grad=True)
+    pref.policy_gradient_loss(logp, adv).backward()
+    torch.testing.assert_close(logp.grad, -adv.detach() / 3)
+    assert adv.grad is None
+
+
+def test_rlhf_loss_ignores_a_reward_shift():
+    """Sumar una constante a todas las recompensas de un grupo no cambia el gradiente."""
+    g = torch.Generator().manual_seed(7)
+    lp = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    ref, r = torch.randn(6, generator=g).double(), torch.randn(6, generator=g).double()
+    grads = []
+    for shift in (0.0, 100.0):
+        lp.grad = None
+        pref.rlhf_loss(lp, ref, r + shift, beta=0.3, group_size=3).backward()
+        grads.append(lp.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1])
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
@@ -212,6 +356,18 @@ def test_dpo_through_the_logits_gradcheck():
         (lambda: pref.response_mask([1], [9], 5), "lengths"),
         (lambda: pref.response_mask([1, 2], [3], 5), "lengths"),
         (lambda: pref.response_mask([1], [2], 0), "T"),
+        (lambda: pref.kl_penalised_reward(*(torch.zeros(2),) * 3, beta=-0.1), "beta"),
+        (lambda: pref.kl_penalised_reward(torch.zeros(2), torch.zeros(3), torch.zeros(2), 0.1),
+         "logp"),
+        (lambda: pref.leave_one_out_advantages(torch.zeros(5), 2), "rewards"),
+        (lambda: pref.leave_one_out_advantages(torch.zeros(4), 1), "group_size"),
+        (lambda: pref.leave_one_out_advantages(torch.zeros(2, 2), 2), "rewards"),
+        (lambda: pref.policy_gradient_loss(torch.zeros(2), torch.zeros(3)), "advantages"),
+        (lambda: pref.rlhf_loss(*(torch.zeros(4),) * 3, beta=0.1, group_size=3), "rewards"),
+        (lambda: pref.rlhf_loss(torch.zeros(4), torch.zeros(4), torch.zeros(2), beta=0.1,
+                                group_size=2), "rewards"),
+        (lambda: pref.rlhf_loss(*(torch.zeros(4),) * 3, beta=float("nan"), group_size=2),
+         "beta"),
     ],
 )  # fmt: skip
 def test_bad_values_raise(call, match):
@@ -228,6 +384,9 @@ def test_bad_values_raise(call, match):
         (lambda: pref.sft_loss(torch.zeros(1, 2, 3), torch.zeros(1, 2).long(),
                                torch.ones(1, 2)), "mask"),
         (lambda: pref.bradley_terry_loss(torch.zeros(2).long(), torch.zeros(2)), "r_chosen"),
+        (lambda: pref.policy_gradient_loss([0.0], torch.zeros(1)), "logp"),
+        (lambda: pref.rlhf_loss(torch.zeros(2), torch.zeros(2), torch.zeros(2), beta=0.1,
+                                group_size=2.0), "group_size"),
     ],
 )  # fmt: skip
 def test_bad_types_raise(call, match):

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from libroia.plots._common import COLORS, new_figure, slider_steps
 
-__all__ = ["behaviour_bars", "best_of_n_figure", "dpo_curves", "dpo_loss_slider"]
+__all__ = ["behaviour_bars", "best_of_n_figure", "dpo_curves", "dpo_loss_slider", "rlhf_curves"]
 
 #: Nombre en español de cada categoría de :data:`libroia.posttrain_data.CATEGORIES`.
 LABELS = {
@@ -33,7 +33,8 @@ def behaviour_bars(stages: dict[str, dict[str, float]]) -> go.Figure:
             "Barras apiladas, una por etapa del entrenamiento, con la fracción de respuestas "
             "de cada tipo ante preguntas sobre países sin demostraciones. El modelo "
             "preentrenado casi siempre sigue con otra pregunta; tras el afinado contesta, "
-            "a veces con «no lo sé»; tras DPO o la mejor de varias casi siempre acierta."
+            "a veces con «no lo sé»; tras la mejor de varias, RLHF o DPO desaparecen los "
+            "«no lo sé» y crecen las capitales, sobre todo las correctas."
         ),
         x_title="etapa",
         y_title="fracción de respuestas",
@@ -83,17 +84,62 @@ def dpo_curves(history: dict[str, Sequence[float]]) -> go.Figure:
     return fig
 
 
+def rlhf_curves(histories: dict[str, dict[str, Sequence[float]]]) -> go.Figure:
+    """Recompensa, KL y aciertos por paso de RLHF; una línea por entrenamiento.
+
+    ``histories`` asocia una etiqueta (por ejemplo «β = 1») a la historia que
+    devuelve :func:`libroia.posttrain.train_rlhf`, con las listas ``reward``, ``kl``
+    y ``correct`` (una entrada por paso).
+    """
+    fig = new_figure(
+        title="RLHF con gradiente de política, con y sin penalización KL",
+        alt=(
+            "Tres paneles según el paso de entrenamiento, con una línea por valor de β. "
+            "A la izquierda, la recompensa media de las respuestas muestreadas, que sube "
+            "deprisa y se estanca en las dos. En el centro, la divergencia KL estimada "
+            "respecto al modelo afinado: con penalización se mantiene baja; sin ella "
+            "acaba creciendo. A la derecha, la fracción de respuestas muestreadas con la "
+            "capital correcta, que sin penalización cae aunque la recompensa no baje."
+        ),
+        height=380,
+    )
+    fig.set_subplots(
+        1,
+        3,
+        subplot_titles=("recompensa media", "KL estimada (nats)", "capitales correctas"),
+    )
+    panels = ("reward", "kl", "correct")
+    for i, (label, history) in enumerate(histories.items()):
+        steps = np.arange(1, len(history["reward"]) + 1)
+        for col, key in enumerate(panels, start=1):
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=list(history[key]),
+                    name=label,
+                    legendgroup=label,
+                    showlegend=col == 1,
+                    line={"color": COLORS[i]},
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(title_text="paso")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=3)
+    return fig
+
+
 def best_of_n_figure(ns: Sequence[int], rates: Sequence[dict[str, float]]) -> go.Figure:
     """Fracción de cada tipo de respuesta al quedarse con la mejor de ``n`` muestras."""
     fig = new_figure(
-        title="La mejor de N según el modelo de recompensa",
+        title="La mejor de n según el modelo de recompensa",
         alt=(
-            "Líneas según el número N de respuestas entre las que se elige (escala "
+            "Líneas según el número n de respuestas entre las que se elige (escala "
             "logarítmica). Con más candidatas desaparecen los «no lo sé» y suben las "
-            "capitales correctas, pero a partir de cierto N crecen también las capitales "
+            "capitales correctas, pero a partir de cierto n crecen también las capitales "
             "equivocadas y las respuestas raras que el modelo de recompensa no sabe juzgar."
         ),
-        x_title="N (respuestas candidatas)",
+        x_title="n (respuestas candidatas)",
         y_title="fracción de respuestas",
     )
     for i, (key, label) in enumerate(LABELS.items()):
