@@ -35,6 +35,12 @@ cada petición cuesta un viaje de ida y vuelta de 150 ms. Tras construir el siti
   a través de ese fichero. Si el tema cambia y el fragmento no aparece, la
   construcción avisa (y con ``-W`` falla): hay que revisar el retoque.
 
+- ``_static/cabecera/secciones.js``: ``movil.css`` deja sin maquetar las
+  secciones lejanas (``content-visibility: auto``), lo que ahorraba otros
+  150-350 ms de bloqueo en ese teléfono; pero una sección sin maquetar no tiene
+  geometría fiable y axe (también el de Lighthouse) leía mal el fondo de sus
+  enlaces. Tras cargar, el script las compone una a una en momentos libres.
+
 La página de búsqueda se deja como está: su script en línea usa el buscador.
 Medida en ``benchmarks/bench_lighthouse.py`` (issue 17).
 """
@@ -328,6 +334,8 @@ THEME_TAB_STOPS = (
 LAZY_TAB_STOPS = "window.libroiaFoco&&window.libroiaFoco(e)"
 #: El script que decide cuándo medir (ver el docstring del módulo).
 FOCUS_JS = "cabecera/foco.js"
+#: El script que compone, después de cargar, las secciones que ``movil.css`` deja sin maquetar.
+SECTIONS_JS = "cabecera/secciones.js"
 _BARE_PRE = re.compile(r"<pre>")
 
 
@@ -416,6 +424,7 @@ def _on_build_finished(app: Sphinx, exception: Exception | None) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     add_static_path(app)
     app.add_js_file(FOCUS_JS, loading_method="defer")
+    app.add_js_file(SECTIONS_JS, loading_method="defer")
     # Después de libroia_sphinx.ext (prioridad 500), que corrige y recorta las páginas.
     app.connect("build-finished", _on_build_finished, priority=800)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

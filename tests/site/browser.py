@@ -51,9 +51,10 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
     """Infracciones de axe-core (reglas WCAG 2.1 A y AA) con el impacto dado, en texto.
 
     Antes se componen todas las secciones: el libro deja sin maquetar las que están
-    lejos de la pantalla (``content-visibility: auto``, ver ``movil.css``) y, sin
-    maquetar, axe no sabe qué fondo hay detrás de un texto. El lector las ve
-    compuestas, porque se componen al acercarse.
+    lejos de la pantalla (``content-visibility: auto``, ver ``movil.css``) y las
+    compone una a una después de cargar (``_static/cabecera/secciones.js``); sin
+    maquetar, axe no sabe qué fondo hay detrás de un texto. Aquí se componen todas
+    ya, sin esperar a ese script.
     """
     page.add_style_tag(content="section { content-visibility: visible !important; }")
     page.add_script_tag(path=str(AXE_JS))

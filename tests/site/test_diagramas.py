@@ -179,6 +179,14 @@ def test_svg_is_valid_and_scalable(svg: Path):
     assert root.get("width") is None and root.get("height") is None, (
         f"{svg.name}: sin width/height fijos; el ancho lo da la página"
     )
+    # Un tamaño negativo no se dibuja y el navegador lo anota como error en la consola.
+    negative = [
+        f"<{el.tag.removeprefix(SVG_NS)} {attr}={el.get(attr)}>"
+        for el in root.iter()
+        for attr in ("width", "height", "r", "rx", "ry")
+        if el is not root and el.get(attr, "").strip().startswith("-")
+    ]
+    assert negative == [], f"{svg.name}: tamaños negativos {negative}"
 
 
 @pytest.mark.parametrize("svg", SVGS, ids=lambda p: p.stem)

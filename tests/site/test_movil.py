@@ -292,3 +292,44 @@ def test_las_figuras_se_dibujan_desde_el_disco(site):
         drawn = page.locator("figure.libroia-plotly .main-svg").count()
         browser.close()
     assert drawn >= 1 and errors == []
+
+
+@pytest.mark.browser
+def test_el_tabulador_llega_a_los_bloques_que_se_desplazan_y_no_a_los_que_caben(site):
+    """Al cargar nadie mide los bloques de código (cada <pre> es enfocable); al pulsar
+    el tabulador por primera vez, los que caben dejan de recibir el foco."""
+    script = (site / "_static" / "scripts" / "pydata-sphinx-theme.js").read_text(encoding="utf-8")
+    assert "window.libroiaFoco&&window.libroiaFoco(e)" in script
+    assert "e.tabIndex=e.scrollWidth" not in script
+    doc = "book/04_atencion"
+    with serve(site) as url, browser_context(viewport={"width": 375, "height": 812}) as (ctx, _):
+        page = ctx.new_page()
+        page.goto(f"{url}/{doc}.html", wait_until="networkidle")
+        state = """() => Array.from(document.querySelectorAll('pre')).map(
+            p => [p.tabIndex, p.scrollWidth > p.clientWidth || p.scrollHeight > p.clientHeight])"""
+        before = page.evaluate(state)
+        assert before and all(tab == 0 for tab, _ in before)
+        page.keyboard.press("Tab")
+        after = page.evaluate(state)
+    assert any(scrolls for _, scrolls in after) and not all(scrolls for _, scrolls in after)
+    assert all(tab == (0 if scrolls else -1) for tab, scrolls in after)
+
+
+@pytest.mark.browser
+def test_las_secciones_lejanas_se_componen_despues_de_cargar(site):
+    """movil.css deja sin maquetar las secciones lejanas; tras cargar, se componen todas."""
+    doc = "book/05_transformer"
+    with serve(site) as url, browser_context(viewport={"width": 375, "height": 812}) as (ctx, _):
+        page = ctx.new_page()
+        page.goto(f"{url}/{doc}.html", wait_until="load")
+        selector = ".bd-article > section > section"
+        total = page.locator(selector).count()
+        assert total > 5
+        page.wait_for_function(
+            f"document.querySelectorAll('{selector}.libroia-compuesta').length === {total}",
+            timeout=20_000,
+        )
+        visibility = page.evaluate(
+            f"getComputedStyle(document.querySelector('{selector}')).contentVisibility"
+        )
+    assert visibility == "visible"

@@ -382,6 +382,20 @@
     });
   }
 
+  /* Una figura de una sección que movil.css aún no ha maquetado mide 0 px de
+     ancho: plotly calcularía un gráfico de tamaño negativo. Se dibuja cuando
+     la sección se compone y la figura tiene ancho. */
+  function drawWhenSized(gd) {
+    if (gd.clientWidth > 0 || !("ResizeObserver" in window)) return draw(gd);
+    var sized = new ResizeObserver(function () {
+      if (gd.clientWidth > 0) {
+        sized.disconnect();
+        draw(gd);
+      }
+    });
+    sized.observe(gd);
+  }
+
   function start() {
     var figures = Array.prototype.slice.call(
       document.querySelectorAll("figure.libroia-plotly .plotly-graph-div"));
@@ -393,7 +407,7 @@
         entries.forEach(function (entry) {
           if (entry.isIntersecting) {
             observer.unobserve(entry.target);
-            draw(entry.target);
+            drawWhenSized(entry.target);
           }
         });
       }, { rootMargin: "600px 0px" });
