@@ -337,6 +337,7 @@ FOCUS_JS = "cabecera/foco.js"
 #: El script que compone, después de cargar, las secciones que ``movil.css`` deja sin maquetar.
 SECTIONS_JS = "cabecera/secciones.js"
 _BARE_PRE = re.compile(r"<pre>")
+_TABLE_SCROLLER = re.compile(r'<div class="pst-scrollable-table-container">')
 
 
 def lazy_tab_stops(outdir: Path) -> bool:
@@ -367,12 +368,16 @@ def lazy_tab_stops(outdir: Path) -> bool:
 
 
 def focusable_code(page_html: str) -> str:
-    """Cada ``<pre>`` sin atributos sale enfocable con el teclado.
+    """Cada ``<pre>`` sin atributos y cada tabla desplazable salen enfocables con el teclado.
 
     >>> focusable_code('<pre>x</pre><pre class="a">y</pre>')
     '<pre tabindex="0">x</pre><pre class="a">y</pre>'
+    >>> focusable_code('<div class="pst-scrollable-table-container"><table>')
+    '<div class="pst-scrollable-table-container" tabindex="0"><table>'
     """
-    return _BARE_PRE.sub('<pre tabindex="0">', page_html)
+    page_html = _BARE_PRE.sub('<pre tabindex="0">', page_html)
+    scroller = '<div class="pst-scrollable-table-container" tabindex="0">'
+    return _TABLE_SCROLLER.sub(scroller, page_html)
 
 
 # --- Sphinx ---------------------------------------------------------------------

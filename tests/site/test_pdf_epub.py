@@ -30,8 +30,17 @@ WORKFLOW = ROOT / ".github" / "workflows" / "pages.yml"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 
 
+def _sources_mtime() -> float:
+    """Lo más reciente de lo que entra en el PDF y el EPUB (capítulos, índice, extensiones)."""
+    paths = [ROOT / "_toc.yml", ROOT / "_config.yml", ROOT / "CONTRIBUTING.md"]
+    for folder in (ROOT / "book", ROOT / "code" / "libroia_sphinx"):
+        paths += [p for p in folder.rglob("*") if p.is_file()]
+    return max(p.stat().st_mtime for p in paths if p.exists())
+
+
 def _build(module: str, target: Path) -> Path:
-    if not target.exists():
+    """Construye ``target`` si no existe o si es más antiguo que sus fuentes."""
+    if not target.exists() or target.stat().st_mtime < _sources_mtime():
         subprocess.run([sys.executable, "-m", module], cwd=ROOT, check=True)
     assert target.exists(), f"{module} no escribió {target}"
     return target
