@@ -13,25 +13,7 @@ from hypothesis import strategies as st
 
 from libroia.attention import MultiHeadAttention
 from libroia.gpt import GPT, GPTConfig, KVCache
-
-TINY = dict(vocab_size=50, context=12, d_model=16, n_layers=2, n_heads=2)
-
-
-def tiny_model(seed: int = 0, **overrides) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(**{**TINY, **overrides})).eval()
-
-
-def random_ids(N: int, T: int, V: int = 50, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, V, (N, T), generator=torch.Generator().manual_seed(seed))
-
-
-VARIANTS = st.fixed_dictionaries({
-    "positions": st.sampled_from(["learned", "sinusoidal", "rope"]),
-    "activation": st.sampled_from(["relu", "gelu", "silu", "swiglu"]),
-    "norm": st.sampled_from(["layernorm", "rmsnorm"]),
-})  # fmt: skip
-
+from tests.package.tiny_gpt import TINY, VARIANTS, random_ids, tiny_model
 
 # --- causalidad --------------------------------------------------------------------------------
 

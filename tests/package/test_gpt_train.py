@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import libroia
 from libroia import gpt_train
-from libroia.gpt import GPT, GPTConfig
+from libroia.gpt import GPTConfig
 from libroia.gpt_train import (
     complete,
     encode_prompt,
@@ -24,17 +24,7 @@ from libroia.gpt_train import (
     training_modules,
     warmup_steps,
 )
-
-TINY = dict(vocab_size=50, context=12, d_model=16, n_layers=2, n_heads=2)
-
-
-def tiny_model(seed: int = 0, **overrides) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(**{**TINY, **overrides})).eval()
-
-
-def random_ids(N: int, T: int, V: int = 50, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, V, (N, T), generator=torch.Generator().manual_seed(seed))
+from tests.package.tiny_gpt import random_ids, tiny_model
 
 
 def test_one_training_step_lowers_the_loss_on_a_fixed_batch():
