@@ -19,10 +19,7 @@ Uso: ``python benchmarks/bench_lighthouse.py [--site CARPETA] [book/04_atencion 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import gzip
-import http.server
 import io
 import json
 import os
@@ -30,15 +27,13 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import SITE, toc_documents  # noqa: E402
-from tests.site.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.site.browser import CHROMIUM, CHROMIUM_ARGS, QuietHandler, serve  # noqa: E402
 
 LIGHTHOUSE_VERSION = "12.2.3"
 TOOL_DIR = Path(os.environ.get("LIGHTHOUSE_DIR", ROOT / "_build" / "herramientas" / "lighthouse"))
@@ -64,11 +59,8 @@ def lighthouse_bin() -> Path:
     return binary
 
 
-class _GzipHandler(http.server.SimpleHTTPRequestHandler):
+class _GzipHandler(QuietHandler):
     """Servidor estático que comprime con gzip el texto cuando el navegador lo acepta."""
-
-    def log_message(self, *args) -> None:
-        pass
 
     def send_head(self):
         path = Path(self.translate_path(self.path))
@@ -87,17 +79,9 @@ class _GzipHandler(http.server.SimpleHTTPRequestHandler):
         return io.BytesIO(body)
 
 
-@contextlib.contextmanager
-def serve_gzip(folder: Path) -> Iterator[str]:
-    handler = functools.partial(_GzipHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def serve_gzip(folder: Path):
+    """Como :func:`tests.site.browser.serve`, pero con gzip (como un servidor de verdad)."""
+    return serve(folder, _GzipHandler)
 
 
 def audit(url: str, preset: str) -> dict[str, float]:

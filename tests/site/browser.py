@@ -28,15 +28,19 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 CHROMIUM_ARGS = list(chromium.CHROMIUM_ARGS)
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:  # sin ruido en la salida de pytest
         pass
 
 
 @contextlib.contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """Sirve ``folder`` en 127.0.0.1 con un puerto libre; devuelve la URL base."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def serve(folder: Path, handler_class: type = QuietHandler) -> Iterator[str]:
+    """Sirve ``folder`` en 127.0.0.1 con un puerto libre; devuelve la URL base.
+
+    ``handler_class``: el manejador de peticiones (por omisión, uno sin registro;
+    ``benchmarks/bench_lighthouse.py`` pasa uno que comprime con gzip).
+    """
+    handler = functools.partial(handler_class, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
