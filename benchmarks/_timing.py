@@ -1,19 +1,16 @@
-"""Utilidades comunes de las mediciones: cronometrar con calentamiento y mediana."""
+"""Utilidades comunes de las mediciones: cronometrar con calentamiento y mediana.
+
+El cronómetro es el del paquete, :func:`libroia.inference.measure_seconds` (el
+que usa el capítulo 11); aquí solo se fijan los valores de las mediciones.
+"""
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
+
+from libroia.inference import measure_seconds
 
 
 def median_seconds(fn: Callable[[], object], repeat: int = 10, warmup: int = 2) -> float:
     """Mediana, en segundos, del tiempo de ``fn()`` tras ``warmup`` llamadas de calentamiento."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return measure_seconds(fn, repeat=repeat, warmup=warmup, statistic="median")
