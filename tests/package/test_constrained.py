@@ -16,6 +16,7 @@ from libroia.constrained import (
     model_next_logits,
     token_strings,
 )
+from tests.package.tiny_gpt import TINY_TEXT, tiny_language_model
 
 # ------------------------------------------------------------------ decodificación restringida
 
@@ -114,18 +115,9 @@ def test_greedy_stops_when_the_model_prefers_a_forbidden_token():
 
 # --------------------------------------------------------------------------- con un GPT diminuto
 
-TINY_TEXT = "El modelo elige un token y luego otro. El 12 de marzo de 2024 fue martes. " * 6
-
-
 @pytest.fixture(scope="module")
 def tiny():
-    from libroia.gpt import GPT, GPTConfig
-    from libroia.tokenizer import BPETokenizer
-
-    tok = BPETokenizer.train(TINY_TEXT, 280)
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=280, context=12, d_model=32, n_layers=1, n_heads=2)).eval()
-    return model, tok
+    return tiny_language_model(TINY_TEXT)
 
 
 def test_constrained_decode_with_the_model(tiny):

@@ -29,6 +29,7 @@ from libroia.decoding import (
     top_tokens,
 )
 from libroia.sampling import greedy
+from tests.package.tiny_gpt import TINY_TEXT, tiny_language_model
 
 
 def bigram_step(table):
@@ -413,18 +414,9 @@ def test_bad_best_of_n_and_votes():
 
 # --------------------------------------------------------------------------- con un GPT diminuto
 
-TINY_TEXT = "El modelo elige un token y luego otro. El 12 de marzo de 2024 fue martes. " * 6
-
-
 @pytest.fixture(scope="module")
 def tiny():
-    from libroia.gpt import GPT, GPTConfig
-    from libroia.tokenizer import BPETokenizer
-
-    tok = BPETokenizer.train(TINY_TEXT, 280)
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=280, context=12, d_model=32, n_layers=1, n_heads=2)).eval()
-    return model, tok
+    return tiny_language_model(TINY_TEXT)
 
 
 def test_beam_width_one_equals_model_generate(tiny):

@@ -26,6 +26,7 @@ from libroia.evaluation import (
     token_predictions,
     unigram_cross_entropy,
 )
+from tests.package.tiny_gpt import tiny_language_model
 
 
 def reference_ece(conf, correct, n_bins):
@@ -162,13 +163,7 @@ TEXT = (
 
 @pytest.fixture(scope="module")
 def tiny():
-    from libroia.gpt import GPT, GPTConfig
-    from libroia.tokenizer import BPETokenizer
-
-    tok = BPETokenizer.train(TEXT, 280)
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=280, context=16, d_model=32, n_layers=1, n_heads=2)).eval()
-    return model, tok
+    return tiny_language_model(TEXT, context=16)
 
 
 def test_token_predictions_match_cross_entropy(tiny):

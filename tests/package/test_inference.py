@@ -36,13 +36,7 @@ SHAPE = DecoderShape.from_gpt_config(CONFIG)
 LLAMA = PUBLISHED_SHAPES["Llama-2-7B"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Un hilo de PyTorch: con tensores tan pequeños, dos hilos en una CPU ocupada se estorban."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

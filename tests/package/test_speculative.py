@@ -30,14 +30,7 @@ from libroia.speculative import (
     verify_draft,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Un hilo de PyTorch: con tensores tan pequeños, dos hilos en una CPU ocupada se estorban."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 V = 4

@@ -25,3 +25,17 @@ VARIANTS = st.fixed_dictionaries({
     "activation": st.sampled_from(["relu", "gelu", "silu", "swiglu"]),
     "norm": st.sampled_from(["layernorm", "rmsnorm"]),
 })  # fmt: skip
+
+
+#: Texto de entrenamiento del tokenizador diminuto de las pruebas de decodificación.
+TINY_TEXT = "El modelo elige un token y luego otro. El 12 de marzo de 2024 fue martes. " * 6
+
+
+def tiny_language_model(text: str, *, vocab_size: int = 280, context: int = 12):
+    """Un tokenizador BPE entrenado con ``text`` y un GPT diminuto al azar con su vocabulario."""
+    from libroia.tokenizer import BPETokenizer
+
+    tok = BPETokenizer.train(text, vocab_size)
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=vocab_size, context=context, d_model=32, n_layers=1, n_heads=2)
+    return GPT(config).eval(), tok
