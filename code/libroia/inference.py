@@ -14,7 +14,7 @@ la pasada está limitada por la memoria; con ``I`` mayor, por el cómputo. El
 por cada byte de pesos leído; la **decodificación** (*decode*: un token nuevo por
 pasada) hace muy pocos, salvo que se junten muchas secuencias en un lote.
 
-* :class:`Accelerator` y :data:`A100_80GB` (cifras de su ficha técnica);
+* :class:`Accelerator` y :data:`A100_80GB` (cifras de sus especificaciones);
   :func:`measure_cpu` mide las de esta CPU.
 * :func:`matmul_cost`, :func:`forward_cost` y :class:`CostModel`: FLOPs y bytes
   de una multiplicación de matrices o de una pasada del modelo.
@@ -96,7 +96,7 @@ class Accelerator:
 
 
 #: NVIDIA A100 de 80 GB (SXM): 312 billones de FLOP/s en BF16 con núcleos tensoriales
-#: (sin dispersión) y 2039 GB/s de memoria HBM2e, según su ficha técnica (NVIDIA, 2021).
+#: (sin dispersión) y 2039 GB/s de memoria HBM2e, según sus especificaciones (NVIDIA, 2021).
 A100_80GB = Accelerator("NVIDIA A100 80 GB", peak_flops=312e12, bandwidth=2.039e12)
 
 

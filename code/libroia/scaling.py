@@ -189,7 +189,7 @@ def format_sci(x: float, digits: int = 2) -> str:
     return f"{text} × 10{str(exponent).translate(_SUPERSCRIPTS)}"
 
 
-#: Formas publicadas de modelos reales (de sus artículos y fichas de modelo).
+#: Formas publicadas de modelos reales (de sus artículos y de la documentación de cada modelo).
 PUBLISHED_SHAPES: dict[str, DecoderShape] = {
     "GPT-2 (124M)": DecoderShape(d_model=768, n_layers=12, n_heads=12, vocab_size=50257,
                                  context=1024),
